@@ -1,0 +1,453 @@
+"""Images in, uint8 RGB crops out: loading, sample photos, datasets, splits.
+
+Colour conversion does *not* happen here: datasets yield ``(3, S, S)`` uint8
+RGB tensors and the trainer converts whole batches to Lab on its device (see
+:func:`colorlab.color.rgb_to_network`). Per-sample work in loader workers is
+limited to decoding, cropping and resizing.
+
+Bad files never stop training: a dataset item that cannot be used comes back
+as ``None`` with a reason, :func:`collate_skip_bad` drops it from the batch and
+the trainer warns once per file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageLoadError",
+    "ImageSource",
+    "find_images",
+    "load_image",
+    "to_rgb",
+    "is_grayscale",
+    "sample_images",
+    "split_items",
+    "center_crop_resize",
+    "ColorDataset",
+    "collate_skip_bad",
+    "SkippedFiles",
+    "download",
+]
+
+#: File endings treated as images when scanning a folder (lower case).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+#: Largest side an image is decoded at for training (JPEG draft mode), in multiples of the crop size.
+_DRAFT_FACTOR = 2
+
+#: Mean chroma (in 0-255 RGB units) under which a photo counts as grayscale.
+_GRAY_TOLERANCE = 2.0
+
+ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+
+class ImageLoadError(ValueError):
+    """An image file could not be used. ``str(err)`` is one line: ``'<file>: <reason>'``."""
+
+    def __init__(self, source: Any, reason: str) -> None:
+        self.source = str(source)
+        self.reason = reason
+        super().__init__(f"{self.source}: {reason}")
+
+
+def find_images(root: str | os.PathLike[str]) -> list[Path]:
+    """All image files below ``root`` (recursive, sorted, by :data:`IMAGE_EXTENSIONS`)."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such folder")
+    if root.is_file():
+        return [root]
+    found = [p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    return sorted(found)
+
+
+def _describe_mode(img: Image.Image) -> str:
+    return f"mode {img.mode}, {img.width}x{img.height}"
+
+
+def to_rgb(img: Image.Image, source: Any = "<image>") -> Image.Image:
+    """Any PIL image -> 8-bit RGB, the way a person would expect to see it.
+
+    EXIF orientation is applied; transparency is composited onto white; CMYK,
+    palette, 1-bit, 16-bit and float images are converted (16-bit and float by
+    scaling their full range to 0-255).
+    """
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block must not lose the picture
+        pass
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode.startswith("I;16"):
+            arr = arr / 65535.0
+        else:
+            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+            if mode == "I" and lo >= 0 and hi <= 65535 and hi > 255:
+                arr = arr / 65535.0
+            elif mode == "I" and lo >= 0 and hi <= 255:
+                arr = arr / 255.0
+            else:
+                arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+        gray = np.clip(np.rint(np.nan_to_num(arr) * 255.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, "L").convert("RGB")
+    if mode == "P":
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    try:
+        return img.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageLoadError(source, f"cannot convert image with {_describe_mode(img)} to RGB ({exc})") from exc
+
+
+def _open(path: Path) -> Image.Image:
+    if not path.exists():
+        raise ImageLoadError(path, "no such file; check the path")
+    if path.is_dir():
+        raise ImageLoadError(path, "is a directory, not an image file; pass the files inside it")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(path, "empty file (0 bytes)")
+    try:
+        img = Image.open(path)
+    except UnidentifiedImageError:
+        raise ImageLoadError(path, "not an image PIL can read (unknown or corrupt format)") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(path, f"refused as a decompression bomb ({exc})") from None
+    except OSError as exc:
+        raise ImageLoadError(path, f"cannot open ({exc})") from None
+    return img
+
+
+def load_image(source: ImageSource, *, max_side: int | None = None) -> np.ndarray:
+    """Load a path, PIL image or array as an ``(H, W, 3)`` uint8 RGB array.
+
+    ``max_side`` lets JPEG decoding skip detail that will be thrown away
+    (draft mode): the result is then at least ``max_side`` on its short side
+    where the original was, not resized exactly. Raises :class:`ImageLoadError`
+    with a one-line reason for anything unusable.
+    """
+    if isinstance(source, np.ndarray):
+        return _array_to_rgb(source)
+    if isinstance(source, Image.Image):
+        return np.asarray(to_rgb(source))
+    path = Path(source)
+    img = _open(path)
+    try:
+        with img:
+            if max_side is not None and img.format == "JPEG":
+                img.draft("RGB", (max_side, max_side))
+            img.load()
+            if img.width < 1 or img.height < 1:
+                raise ImageLoadError(path, f"image has no pixels ({img.width}x{img.height})")
+            return np.asarray(to_rgb(img, path))
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(path, f"refused as a decompression bomb ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        if "truncated" in reason.lower():
+            reason = f"truncated or corrupt image data ({reason})"
+        raise ImageLoadError(path, reason) from None
+
+
+def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    a = np.asarray(arr)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageLoadError("<array>", f"expected (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise ImageLoadError("<array>", f"image has no pixels (shape {a.shape})")
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype == np.uint16:
+        a = np.rint(a / 257.0).astype(np.uint8)
+    elif np.issubdtype(a.dtype, np.floating):
+        a = np.clip(np.rint(np.nan_to_num(a) * 255.0), 0, 255).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    elif a.shape[2] == 4:
+        alpha = a[:, :, 3:4].astype(np.float32) / 255.0
+        a = np.rint(a[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def is_grayscale(rgb: np.ndarray, tolerance: float = _GRAY_TOLERANCE) -> bool:
+    """True when an ``(H, W, 3)`` uint8 photo carries (almost) no colour."""
+    a = rgb.astype(np.int16)
+    chroma = (np.abs(a[..., 0] - a[..., 1]) + np.abs(a[..., 1] - a[..., 2])).mean() / 2.0
+    return bool(chroma < tolerance)
+
+
+# --- The embedded photos ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SamplePhoto:
+    """A colour photo shipped inside one of colorlab's dependencies."""
+
+    name: str
+    source: str
+    license: str
+    loader: Callable[[], np.ndarray]
+
+    def load(self) -> np.ndarray:
+        return _array_to_rgb(self.loader())
+
+
+def _skimage(name: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import skimage.data
+
+        return getattr(skimage.data, name)()
+
+    return load
+
+
+def _sklearn(filename: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(filename)
+
+    return load
+
+
+def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import matplotlib
+
+        return load_image(Path(matplotlib.get_data_path()) / "sample_data" / filename)
+
+    return load
+
+
+_SKIMAGE_LICENSE = "scikit-image data (see skimage/data/README.txt: public domain / CC0 / CC-BY)"
+
+#: The colour photos colorlab's dependencies ship, in a fixed order.
+SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = (
+    SamplePhoto("astronaut", "skimage.data.astronaut (NASA, Eileen Collins)", "public domain", _skimage("astronaut")),
+    SamplePhoto("chelsea", "skimage.data.chelsea (Stefan van der Walt)", "CC0", _skimage("chelsea")),
+    SamplePhoto("coffee", "skimage.data.coffee (Rachel Michetti)", "CC0", _skimage("coffee")),
+    SamplePhoto("rocket", "skimage.data.rocket (SpaceX)", "CC0", _skimage("rocket")),
+    SamplePhoto("hubble_deep_field", "skimage.data.hubble_deep_field (NASA)", "public domain", _skimage("hubble_deep_field")),
+    SamplePhoto("immunohistochemistry", "skimage.data.immunohistochemistry (Guillermo Pérez)", "CC0", _skimage("immunohistochemistry")),
+    SamplePhoto("retina", "skimage.data.retina (Häggström, Mikael)", "CC0", _skimage("retina")),
+    SamplePhoto("grace_hopper", "matplotlib sample_data/grace_hopper.jpg (U.S. Navy)", "public domain", _matplotlib("grace_hopper.jpg")),
+    SamplePhoto("china", "sklearn.datasets.load_sample_image('china.jpg')", "CC-BY 2.0 (Jack Lee / flickr)", _sklearn("china.jpg")),
+    SamplePhoto("flower", "sklearn.datasets.load_sample_image('flower.jpg')", "CC-BY 2.0 (Vincent Gaffney / flickr)", _sklearn("flower.jpg")),
+)
+
+
+def sample_images(names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The colour photos shipped by the dependencies, as ``{name: (H, W, 3) uint8}``.
+
+    No network is used. Grayscale photos are not included (they would teach
+    the network that "no colour" is an answer). ``names`` picks a subset.
+    """
+    by_name = {p.name: p for p in SAMPLE_PHOTOS}
+    wanted = list(by_name) if names is None else list(names)
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise KeyError(f"unknown sample photo(s) {unknown}; available: {list(by_name)}")
+    out = {}
+    for n in wanted:
+        img = by_name[n].load()
+        if not is_grayscale(img):
+            out[n] = img
+    return out
+
+
+# --- Splits and crops -------------------------------------------------------------
+
+
+def split_items(
+    items: Sequence[Any], val_fraction: float = 0.1, test_fraction: float = 0.0, seed: int = 0
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Deterministic (train, val, test) split of ``items`` by ``seed``.
+
+    The same items and seed always give the same split, whatever order the
+    items come in (they are sorted by their string form first).
+    """
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise ValueError(f"fractions must be in [0, 1) and sum below 1, got val={val_fraction}, test={test_fraction}")
+    ordered = sorted(items, key=str)
+    perm = np.random.default_rng(seed).permutation(len(ordered))
+    n_test = int(round(len(ordered) * test_fraction))
+    n_val = int(round(len(ordered) * val_fraction))
+    if val_fraction > 0 and n_val == 0 and len(ordered) - n_test > 1:
+        n_val = 1
+    test = [ordered[i] for i in perm[:n_test]]
+    val = [ordered[i] for i in perm[n_test : n_test + n_val]]
+    train = [ordered[i] for i in perm[n_test + n_val :]]
+    return train, val, test
+
+
+def center_crop_resize(image: np.ndarray, size: int) -> np.ndarray:
+    """Center crop to the short side, resize to ``size x size`` (the usual evaluation protocol)."""
+    h, w = image.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    pil = Image.fromarray(image[top : top + s, left : left + s])
+    return np.asarray(pil.resize((size, size), Image.BICUBIC, reducing_gap=3.0))
+
+
+def _random_crop_box(w: int, h: int, rng: np.random.Generator, scale: tuple[float, float], ratio: tuple[float, float]):
+    area = w * h
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        cw = int(round(math.sqrt(target * aspect)))
+        ch = int(round(math.sqrt(target / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            x = int(rng.integers(0, w - cw + 1))
+            y = int(rng.integers(0, h - ch + 1))
+            return (x, y, x + cw, y + ch)
+    s = min(w, h)
+    return ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+
+
+class ColorDataset(torch.utils.data.Dataset):
+    """Square uint8 RGB crops ``(3, size, size)`` from image files or in-memory photos.
+
+    ``items`` are paths or ``(H, W, 3)`` arrays (e.g. the values of
+    :func:`sample_images`). With ``augment=True`` each access takes a random
+    resized crop (``scale`` of the area, ``ratio`` aspect range) and a random
+    horizontal flip; otherwise a center crop. The randomness is a pure function
+    of ``(seed, epoch, index)``, so a resumed run sees the same data.
+    ``repeats`` makes one epoch visit every item that many times (useful with
+    a handful of photos).
+
+    ``__getitem__`` returns ``(image, index, None)`` or, for an unusable file,
+    ``(None, index, reason)``; pair the loader with :func:`collate_skip_bad`.
+    Grayscale photos are skipped the same way (they teach "no colour").
+    """
+
+    def __init__(
+        self,
+        items: Sequence[str | os.PathLike[str] | np.ndarray],
+        size: int = 224,
+        augment: bool = True,
+        scale: tuple[float, float] = (0.25, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        repeats: int = 1,
+        seed: int = 0,
+        skip_grayscale: bool = True,
+    ) -> None:
+        if size < 8 or size % 8:
+            raise ValueError(f"size must be a positive multiple of 8, got {size}")
+        if len(items) == 0:
+            raise ValueError("ColorDataset got no images; check the folder or list you passed")
+        self.items = list(items)
+        self.size = size
+        self.augment = augment
+        self.scale = scale
+        self.ratio = ratio
+        self.repeats = max(1, int(repeats))
+        self.seed = seed
+        self.epoch = 0
+        self.skip_grayscale = skip_grayscale
+        self._memory = [Image.fromarray(_array_to_rgb(it)) if isinstance(it, np.ndarray) else None for it in self.items]
+
+    @classmethod
+    def from_folder(cls, root: str | os.PathLike[str], **kwargs: Any) -> "ColorDataset":
+        """All images below ``root`` (recursive)."""
+        paths = find_images(root)
+        if not paths:
+            raise ValueError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+        return cls(paths, **kwargs)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the random crops of ``epoch`` (call before iterating)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.items) * self.repeats
+
+    def name(self, index: int) -> str:
+        item = self.items[index % len(self.items)]
+        return str(item) if not isinstance(item, np.ndarray) else f"<photo {index % len(self.items)}>"
+
+    def _pil(self, i: int) -> Image.Image:
+        mem = self._memory[i]
+        if mem is not None:
+            return mem
+        rgb = load_image(self.items[i], max_side=self.size * _DRAFT_FACTOR)
+        return Image.fromarray(rgb)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int, str | None]:
+        i = index % len(self.items)
+        try:
+            img = self._pil(i)
+        except ImageLoadError as exc:
+            return None, index, exc.reason
+        except Exception as exc:  # anything a decoder throws must not kill training
+            return None, index, f"{type(exc).__name__}: {exc}"
+        if self.skip_grayscale and is_grayscale(np.asarray(img.reduce(max(1, min(img.size) // 64)))):
+            return None, index, "grayscale photo (no colour to learn from), skipped"
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.augment:
+            box = _random_crop_box(img.width, img.height, rng, self.scale, self.ratio)
+        else:
+            s = min(img.width, img.height)
+            box = ((img.width - s) // 2, (img.height - s) // 2, (img.width - s) // 2 + s, (img.height - s) // 2 + s)
+        crop = img.resize((self.size, self.size), Image.BILINEAR, box=box, reducing_gap=2.0)
+        arr = np.asarray(crop)
+        if self.augment and rng.random() < 0.5:
+            arr = arr[:, ::-1]
+        return torch.from_numpy(arr.copy()).permute(2, 0, 1), index, None
+
+
+class SkippedFiles:
+    """Remembers unusable files and warns once per file."""
+
+    def __init__(self) -> None:
+        self.reasons: dict[str, str] = {}
+
+    def report(self, name: str, reason: str) -> None:
+        if name not in self.reasons:
+            self.reasons[name] = reason
+            warnings.warn(f"skipping {name}: {reason}", stacklevel=2)
+
+    def __len__(self) -> int:
+        return len(self.reasons)
+
+
+def collate_skip_bad(
+    batch: list[tuple[torch.Tensor | None, int, str | None]],
+) -> tuple[torch.Tensor | None, list[tuple[int, str]]]:
+    """Stack the good images ``(B, 3, S, S)`` uint8; return ``(images_or_None, [(index, reason), ...])``."""
+    good = [b[0] for b in batch if b[0] is not None]
+    bad = [(b[1], b[2] or "unusable") for b in batch if b[0] is None]
+    return (torch.stack(good) if good else None), bad
+
+
+def download(*args: Any, **kwargs: Any) -> Path:
+    """Download and safely extract a dataset archive; see :func:`colorlab.download.download`."""
+    from .download import download as _download
+
+    return _download(*args, **kwargs)
+
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a half-gray picture

@@ -1,0 +1,221 @@
+"""Colorize photos of any size with a trained model; load checkpoints and the demo model.
+
+The recipe (as in richzhang/colorization): predict ab on a small copy whose
+short side is the training size, upsample ab bilinearly to the original size,
+and join it with the original full-resolution L. Large images are joined in
+horizontal strips so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .color import AB_SCALE, lab_to_rgb, rgb_to_l, scale_l
+from .data import ImageSource, load_image
+from .model import STRIDE, ColorizationNet, ModelConfig
+from .train import CheckpointError, _check_architecture, default_device, load_checkpoint
+
+__all__ = [
+    "DEFAULT_SIZE",
+    "PRETRAINED_NAME",
+    "colorize",
+    "colorize_many",
+    "predict_ab",
+    "load_model",
+    "load_pretrained",
+    "pretrained_path",
+    "network_input_size",
+    "describe_checkpoint",
+]
+
+#: The short side the network sees at inference unless told otherwise.
+DEFAULT_SIZE = 224
+#: The longest side the network ever sees (very elongated images are squeezed to this).
+MAX_NETWORK_SIDE = 1024
+#: Pixels per strip when joining full-resolution L with upsampled ab.
+_STRIP_PIXELS = 1 << 21
+
+#: File name of the demo model shipped in ``data/``.
+PRETRAINED_NAME = "colorlab-lite0-demo.pt"
+
+
+def network_input_size(height: int, width: int, size: int = DEFAULT_SIZE) -> tuple[int, int]:
+    """The ``(h, w)`` the network sees for an ``height x width`` photo.
+
+    The short side becomes ``size`` (a multiple of 8), the aspect ratio is
+    kept up to :data:`MAX_NETWORK_SIDE` on the long side; both at least 8.
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"image has no pixels ({height}x{width})")
+    scale = size / min(height, width)
+    if max(height, width) * scale > MAX_NETWORK_SIDE:
+        scale = MAX_NETWORK_SIDE / max(height, width)
+
+    def snap(v: float) -> int:
+        return max(STRIDE, int(round(v / STRIDE)) * STRIDE)
+
+    return snap(height * scale), snap(width * scale)
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:  # pragma: no cover
+        return torch.device("cpu")
+
+
+@torch.no_grad()
+def predict_ab(model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """ab in Lab units ``(B, 2, h, w)`` for uint8 RGB ``(B, h, w, 3)`` or ``(h, w, 3)`` at network size."""
+    device = _model_device(model)
+    t = torch.as_tensor(np.asarray(rgb_small)) if not isinstance(rgb_small, torch.Tensor) else rgb_small
+    if t.dim() == 3:
+        t = t.unsqueeze(0)
+    rgb = t.to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    was_training = model.training
+    model.eval()
+    try:
+        ab = model(scale_l(rgb_to_l(rgb))).float() * AB_SCALE
+    finally:
+        model.train(was_training)
+    return ab
+
+
+def _join(rgb: np.ndarray, ab_small: torch.Tensor, saturation: float) -> np.ndarray:
+    """Full-resolution L of ``rgb`` + bilinearly upsampled ``ab_small`` ``(1, 2, h, w)`` -> uint8 RGB."""
+    H, W = rgb.shape[:2]
+    out = np.empty((H, W, 3), dtype=np.uint8)
+    ab_small = ab_small.float().cpu() * float(saturation)
+    rows = max(1, _STRIP_PIXELS // W)
+    # Sample positions equal to F.interpolate(..., mode="bilinear", align_corners=False).
+    gx = (torch.arange(W, dtype=torch.float32) * 2 + 1) / W - 1
+    for top in range(0, H, rows):
+        bottom = min(H, top + rows)
+        gy = (torch.arange(top, bottom, dtype=torch.float32) * 2 + 1) / H - 1
+        grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+        ab = F.grid_sample(ab_small, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        strip = torch.from_numpy(rgb[top:bottom]).permute(2, 0, 1)[None].float().div_(255.0)
+        L = rgb_to_l(strip)
+        lab = torch.cat([L, ab], dim=1)
+        out[top:bottom] = (lab_to_rgb(lab)[0].permute(1, 2, 0).mul_(255.0).round_().to(torch.uint8)).numpy()
+    return out
+
+
+def _small(rgb: np.ndarray, size: int) -> np.ndarray:
+    h, w = network_input_size(rgb.shape[0], rgb.shape[1], size)
+    if (h, w) == rgb.shape[:2]:
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
+
+
+def colorize(
+    image: ImageSource,
+    model: ColorizationNet | None = None,
+    *,
+    size: int = DEFAULT_SIZE,
+    saturation: float = 1.0,
+) -> np.ndarray:
+    """Colorize one photo; returns ``(H, W, 3)`` uint8 RGB at the input's exact size.
+
+    ``image`` is a path, a PIL image (any mode) or an array (``(H, W)`` gray,
+    ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA; uint8, uint16, bool or float in
+    ``[0, 1]``). A colour input is treated as gray: only its lightness is used.
+    ``model`` defaults to :func:`load_pretrained`. ``saturation`` scales the
+    predicted ab (1 = as predicted, 0 = gray).
+    """
+    model = model if model is not None else load_pretrained()
+    rgb = load_image(image)
+    ab = predict_ab(model, _small(rgb, size))
+    return _join(rgb, ab, saturation)
+
+
+def colorize_many(
+    images: Iterable[ImageSource],
+    model: ColorizationNet | None = None,
+    *,
+    size: int = DEFAULT_SIZE,
+    saturation: float = 1.0,
+    batch_size: int = 16,
+) -> list[np.ndarray]:
+    """Colorize many photos, batching those that share a network input size.
+
+    Returns the colorized images in input order. Errors (e.g.
+    :class:`colorlab.data.ImageLoadError`) propagate; use :func:`colorize` in
+    a loop to handle files one by one.
+    """
+    model = model if model is not None else load_pretrained()
+    rgbs = [load_image(im) for im in images]
+    smalls = [_small(r, size) for r in rgbs]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, s in enumerate(smalls):
+        groups.setdefault(s.shape[:2], []).append(i)
+    results: list[np.ndarray | None] = [None] * len(rgbs)
+    for idx in groups.values():
+        for start in range(0, len(idx), batch_size):
+            chunk = idx[start : start + batch_size]
+            ab = predict_ab(model, np.stack([smalls[i] for i in chunk]))
+            for j, i in enumerate(chunk):
+                results[i] = _join(rgbs[i], ab[j : j + 1], saturation)
+    return [r for r in results if r is not None]
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    device: str | torch.device | None = None,
+    *,
+    backbone_weights: str | None = None,
+) -> ColorizationNet:
+    """Rebuild the model stored in a colorlab checkpoint (loaded with ``weights_only=True``), in eval mode."""
+    ckpt = load_checkpoint(path, map_location="cpu")
+    config = ModelConfig.from_dict(ckpt["model_config"])
+    config.pretrained = True
+    if backbone_weights is not None:
+        config.backbone_weights = backbone_weights
+    model = ColorizationNet(config)
+    _check_architecture(path, model, ckpt)
+    model.load_trainable_state_dict(ckpt["model"])
+    return model.to(torch.device(device) if device else default_device()).eval()
+
+
+def pretrained_path() -> Path:
+    """Where the demo model lives: ``$COLORLAB_PRETRAINED``, else ``data/`` beside the package."""
+    env = os.environ.get("COLORLAB_PRETRAINED")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "weights" / PRETRAINED_NAME, here.parent / "data" / PRETRAINED_NAME):
+        if candidate.is_file():
+            return candidate
+    return here.parent / "data" / PRETRAINED_NAME
+
+
+_PRETRAINED_CACHE: dict[tuple[str, str], ColorizationNet] = {}
+
+
+def load_pretrained(device: str | torch.device | None = None) -> ColorizationNet:
+    """The demo model trained on the bundled photos (no network needed). Cached per device."""
+    path = pretrained_path()
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: the demo model is missing. It ships in colorlab's data/ folder; reinstall from a "
+            "full checkout (pip install -e .) or point COLORLAB_PRETRAINED at a checkpoint"
+        )
+    dev = str(torch.device(device) if device else default_device())
+    key = (str(path), dev)
+    if key not in _PRETRAINED_CACHE:
+        _PRETRAINED_CACHE[key] = load_model(path, dev)
+    return _PRETRAINED_CACHE[key]
+
+
+def describe_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata of a checkpoint (config, epoch, step, history) without building the model."""
+    ckpt = load_checkpoint(path)
+    return {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "torch_rng")}
