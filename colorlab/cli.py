@@ -54,11 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  colorlab train --data sample --epochs 2 --size 64 --out run.pt\n"
         "  colorlab train --data ~/photos --epochs 30 --batch-size 64 --out run.pt --resume",
     )
-    t.add_argument("--data", required=True, metavar="DIR|sample", help="image folder (recursive) or 'sample' for the bundled photos")
+    t.add_argument(
+        "--data",
+        required=True,
+        metavar="DIR|CACHE|sample",
+        help="image folder (recursive), a cache made by `colorlab prepare` (read fast, augmented on the device), "
+        "or 'sample' for the bundled photos",
+    )
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--size", type=int, default=224, help="training crop size (multiple of 8)")
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
+    t.add_argument("--loss", choices=("mse", "l1", "huber"), default="mse", help="mse is the paper's objective")
+    t.add_argument("--min-scale", type=float, default=0.25, help="smallest random crop, as a fraction of the photo's area")
+    t.add_argument("--exclude", default="", metavar="NAMES", help="with --data sample: comma-separated photos to hold out")
     t.add_argument("--backbone", default="efficientnet_lite0", help="efficientnet_lite0, inception_v3, inception_resnet_v2 or none")
     t.add_argument("--backbone-weights", default=None, metavar="FILE", help="local weights file for an inception backbone")
     t.add_argument("--out", default="colorlab-run.pt", metavar="CKPT", help="checkpoint path")
@@ -69,9 +79,32 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     t.add_argument("--save-every", type=int, default=0, metavar="STEPS", help="also checkpoint every STEPS steps")
     t.add_argument("--max-steps", type=int, default=None)
-    t.add_argument("--compile", action="store_true", help="use torch.compile")
+    t.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the model (default: on for CUDA, off on the CPU); --no-compile turns it off",
+    )
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_device(t)
+
+    pr = sub.add_parser(
+        "prepare",
+        help="store a folder of photos once as a memory-mapped uint8 cache for fast training",
+        formatter_class=_Formatter,
+        description="Resize every image below DIR (short side to --size, center crop) and store it as uint8 "
+        "RGB in CACHE/images.npy with an index (CACHE/index.json), in parallel. Interrupted, run the same "
+        "command again to continue. Unusable and grayscale files are skipped with one warning line each and "
+        "listed in the index. Train on it with `colorlab train --data CACHE`.",
+        epilog="example:\n  colorlab prepare --data ~/imagenet/train --size 256 --out ~/cache/imagenet256\n"
+        "  torchrun --nproc_per_node=8 -m colorlab train --data ~/cache/imagenet256 --batch-size 128",
+    )
+    pr.add_argument("--data", required=True, metavar="DIR", help="image folder (recursive)")
+    pr.add_argument("--out", required=True, metavar="CACHE", help="cache folder (created)")
+    pr.add_argument("--size", type=int, default=256, help="stored side length (crop it to the training size later)")
+    pr.add_argument("--workers", type=int, default=None, help="processes (default: all CPU cores)")
+    pr.add_argument("--keep-grayscale", action="store_true", help="also store photos without colour")
+    pr.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     e = sub.add_parser(
         "evaluate",
@@ -134,12 +167,66 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from .cache import prepare, read_index
+
+    try:
+        out = prepare(
+            args.data, args.out, size=args.size, workers=args.workers,
+            skip_grayscale=not args.keep_grayscale, progress=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 2
+    index = read_index(out)
+    print(f"{out}: {index['stored']} image(s) stored at {index['size']}x{index['size']}, {len(index['skipped'])} skipped")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    from . import distributed
+
+    # Under torchrun: join the process group (NCCL on CUDA, gloo on the CPU); one process per GPU.
+    args.device = distributed.init_from_env(args.device)
+    try:
+        return _train(args)
+    finally:
+        distributed.cleanup()
+
+
+def _train_cached(args: argparse.Namespace):
+    from .cache import CachedDataset
+    from .data import split_items
+
+    full = CachedDataset(args.data, size=args.size, scale=(args.min_scale, 1.0))
+    if full.cache_size < args.size:
+        print(f"colorlab: warning: the cache stores {full.cache_size}px images; training crops of {args.size}px are upscaled", file=sys.stderr)
+    train_idx, val_idx, _ = split_items(list(range(len(full))), args.val_fraction, 0.0, args.seed)
+    train_set = full.subset(train_idx)
+    val_set = full.subset(val_idx, augment=False) if val_idx else None
+    return train_set, val_set
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import distributed
+    from .cache import is_cache
     from .data import ColorDataset, sample_images, split_items, find_images
     from .model import ColorizationNet, ModelConfig
     from .train import TrainConfig, Trainer
 
-    items = list(sample_images().values()) if args.data == "sample" else find_images(args.data)
+    if args.data != "sample" and is_cache(args.data):
+        train_set, val_set = _train_cached(args)
+        return _fit(args, train_set, val_set)
+    excluded = [n for n in args.exclude.split(",") if n]
+    if args.data == "sample":
+        photos = sample_images()
+        unknown = [n for n in excluded if n not in photos]
+        if unknown:
+            print(f"colorlab: --exclude: unknown sample photo(s) {unknown}; known: {sorted(photos)}", file=sys.stderr)
+            return 2
+        items = [img for name, img in photos.items() if name not in excluded]
+    else:
+        items = find_images(args.data)
     if not items:
         print(f"colorlab: {args.data}: no images found", file=sys.stderr)
         return 2
@@ -147,13 +234,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
         train_items, val_items = items, items  # too few photos to hold any out; see data/README.md
     else:
         train_items, val_items, _ = split_items(items, args.val_fraction, 0.0, args.seed)
-    train_set = ColorDataset(train_items, size=args.size, repeats=args.repeats, seed=args.seed)
+    train_set = ColorDataset(train_items, size=args.size, repeats=args.repeats, seed=args.seed, scale=(args.min_scale, 1.0))
     val_set = ColorDataset(val_items, size=args.size, augment=False) if val_items else None
+    return _fit(args, train_set, val_set)
+
+
+def _fit(args: argparse.Namespace, train_set, val_set) -> int:
+    from . import distributed
+    from .model import ColorizationNet, ModelConfig
+    from .train import TrainConfig, Trainer
+
     model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights))
     cfg = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        loss=args.loss,
         seed=args.seed,
         num_workers=args.workers,
         device=args.device,
@@ -164,6 +261,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume)
     history = trainer.fit()
+    if not distributed.is_main():
+        return 0
     if history:
         print(f"done: step {trainer.step}, last train loss {history[-1]['train_loss']:.4f}; checkpoint {args.out}")
     if len(trainer.skipped):
@@ -183,7 +282,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``colorlab`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handlers = {"colorize": _cmd_colorize, "train": _cmd_train, "evaluate": _cmd_evaluate}
+    handlers = {"colorize": _cmd_colorize, "train": _cmd_train, "evaluate": _cmd_evaluate, "prepare": _cmd_prepare}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

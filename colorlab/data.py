@@ -77,19 +77,20 @@ def _describe_mode(img: Image.Image) -> str:
     return f"mode {img.mode}, {img.width}x{img.height}"
 
 
-def to_rgb(img: Image.Image, source: Any = "<image>") -> Image.Image:
+def to_rgb(img: Image.Image, source: Any = "<image>", *, keep_gray: bool = False) -> Image.Image:
     """Any PIL image -> 8-bit RGB, the way a person would expect to see it.
 
     EXIF orientation is applied; transparency is composited onto white; CMYK,
     palette, 1-bit, 16-bit and float images are converted (16-bit and float by
-    scaling their full range to 0-255).
+    scaling their full range to 0-255). ``keep_gray=True`` returns 8-bit and
+    16-bit grayscale as mode ``L`` (a third of the memory of RGB).
     """
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block must not lose the picture
         pass
     mode = img.mode
-    if mode == "RGB":
+    if mode == "RGB" or (keep_gray and mode == "L"):
         return img
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
@@ -104,7 +105,7 @@ def to_rgb(img: Image.Image, source: Any = "<image>") -> Image.Image:
             else:
                 arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
         gray = np.clip(np.rint(np.nan_to_num(arr) * 255.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, "L").convert("RGB")
+        return Image.fromarray(gray, "L") if keep_gray else Image.fromarray(gray, "L").convert("RGB")
     if mode == "P":
         img = img.convert("RGBA")
         mode = "RGBA"
@@ -136,18 +137,21 @@ def _open(path: Path) -> Image.Image:
     return img
 
 
-def load_image(source: ImageSource, *, max_side: int | None = None) -> np.ndarray:
+def load_image(source: ImageSource, *, max_side: int | None = None, gray_ok: bool = False) -> np.ndarray:
     """Load a path, PIL image or array as an ``(H, W, 3)`` uint8 RGB array.
 
     ``max_side`` lets JPEG decoding skip detail that will be thrown away
     (draft mode): the result is then at least ``max_side`` on its short side
-    where the original was, not resized exactly. Raises :class:`ImageLoadError`
-    with a one-line reason for anything unusable.
+    where the original was, not resized exactly. ``gray_ok=True`` returns
+    grayscale inputs as ``(H, W)`` uint8 instead (a third of the memory).
+    Raises :class:`ImageLoadError` with a one-line reason for anything unusable.
     """
     if isinstance(source, np.ndarray):
+        if gray_ok and source.ndim == 2 and source.dtype == np.uint8 and source.size:
+            return source
         return _array_to_rgb(source)
     if isinstance(source, Image.Image):
-        return np.asarray(to_rgb(source))
+        return np.asarray(to_rgb(source, keep_gray=gray_ok))
     path = Path(source)
     img = _open(path)
     try:
@@ -157,7 +161,7 @@ def load_image(source: ImageSource, *, max_side: int | None = None) -> np.ndarra
             img.load()
             if img.width < 1 or img.height < 1:
                 raise ImageLoadError(path, f"image has no pixels ({img.width}x{img.height})")
-            return np.asarray(to_rgb(img, path))
+            return np.asarray(to_rgb(img, path, keep_gray=gray_ok))
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:

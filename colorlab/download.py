@@ -78,6 +78,10 @@ _TAR_FILTER_ERROR: type[BaseException] | tuple[()] = getattr(tarfile, "FilterErr
 _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "md5": re.compile(r"[0-9a-f]{32}")}
 
 
+def _is_plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\x00")
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """Where a named dataset archive lives and how to check it.
@@ -245,10 +249,6 @@ def download(
 
 
 # ------------------------------------------------------------------ resolution
-
-
-def _is_plain_name(name: str) -> bool:
-    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\x00")
 
 
 def _archive_suffix(name: str) -> str | None:

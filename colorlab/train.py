@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from . import distributed as _dist
+from .cache import CachedDataset, augment_batch, sample_crop_params
 from .color import lab_to_rgb, network_to_lab, rgb_to_network
 from .data import SkippedFiles, collate_skip_bad
 from .model import ColorizationNet, ModelConfig
@@ -59,9 +61,24 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def colorization_loss(ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
-    """The paper's objective: mean squared error over the a and b channels and all pixels."""
-    return F.mse_loss(ab_pred.float(), ab_true.float())
+#: The objectives :func:`colorization_loss` knows; "mse" is the paper's.
+LOSSES = ("mse", "l1", "huber")
+
+
+def colorization_loss(ab_pred: torch.Tensor, ab_true: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """The paper's objective (``kind="mse"``): mean squared error over a, b and all pixels.
+
+    ``"l1"`` (mean absolute error) and ``"huber"`` (smooth L1 with delta 0.1 on
+    the [-1, 1] ab scale) are alternatives that wash colours out less.
+    """
+    pred, true = ab_pred.float(), ab_true.float()
+    if kind == "mse":
+        return F.mse_loss(pred, true)
+    if kind == "l1":
+        return F.l1_loss(pred, true)
+    if kind == "huber":
+        return F.huber_loss(pred, true, delta=0.1)
+    raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
 
 
 @dataclass
@@ -72,6 +89,7 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 0.0
+    loss: str = "mse"  # the paper's; see colorization_loss
     lr_schedule: str = "constant"  # or "cosine" (to 1% of lr over all steps)
     warmup_steps: int = 0
     seed: int = 0
@@ -79,7 +97,7 @@ class TrainConfig:
     device: str | None = None
     amp: bool | None = None  # bf16 autocast; None -> on for CUDA
     channels_last: bool | None = None  # None -> on for CUDA
-    compile: bool = False
+    compile: bool | None = None  # torch.compile; None -> on for CUDA
     grad_clip: float | None = 1.0
     save_every: int = 0  # steps between checkpoints (0: end of each epoch only)
     max_steps: int | None = None
@@ -218,8 +236,17 @@ class Trainer:
     >>> trainer = Trainer(model, train_set, val_set, TrainConfig(epochs=2), checkpoint="run.pt")
     >>> history = trainer.fit()
 
-    * CUDA when present, else CPU; bf16 autocast and channels_last on CUDA;
-      ``torch.compile`` on request.
+    * CUDA when present, else CPU. On CUDA the fast path is on by default:
+      bf16 autocast, channels_last, fused Adam, ``torch.compile`` (off with
+      ``TrainConfig(compile=False)``; the first step's time is reported once as
+      ``compile_time_s``), pinned memory, non-blocking copies, Lab conversion on
+      the device, and no per-step wait for the loss.
+    * A :class:`~colorlab.cache.CachedDataset` is read in whole batches from its
+      memory map by a background thread and cropped/flipped on the device.
+    * Under ``torchrun`` (an initialized process group, see
+      :mod:`colorlab.distributed`): DistributedDataParallel, each rank takes
+      every ``world_size``-th item of the same epoch order, rank 0 alone writes
+      checkpoints and shows progress; ``batch_size`` is per process.
     * ``tqdm.auto`` progress with loss and images/s; a validation pass per
       epoch (loss and PSNR); ``history`` is a list of dicts, one per epoch.
     * Checkpoints (model config, weights, optimizer, epoch, step, RNG) are
@@ -253,7 +280,22 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         fused = cuda
         self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
-        self.forward = torch.compile(self.model) if cfg.compile else self.model
+        # Distributed (torchrun): one replica per process, gradients averaged by DDP.
+        self.rank, self.world_size = _dist.rank(), _dist.world_size()
+        self.is_main = self.rank == 0
+        self.ddp: torch.nn.Module | None = None
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp = DistributedDataParallel(
+                self.model,
+                device_ids=[self.device.index if self.device.index is not None else torch.cuda.current_device()] if cuda else None,
+                broadcast_buffers=False,  # the only buffers are the frozen extractor's, equal everywhere
+            )
+        self.compile = cfg.compile if cfg.compile is not None else cuda
+        self.compile_time_s: float | None = None  # time of the first (compiling) step, once measured
+        train_module = self.ddp if self.ddp is not None else self.model
+        self.forward = torch.compile(train_module) if self.compile else train_module
         self.train_data = train_data
         self.val_data = val_data
         self.checkpoint = Path(checkpoint) if checkpoint else None
@@ -274,7 +316,7 @@ class Trainer:
     def save(self, path: str | os.PathLike[str] | None = None) -> Path | None:
         """Write a checkpoint of the current state (atomically)."""
         target = Path(path) if path else self.checkpoint
-        if target is None:
+        if target is None or not self.is_main:  # one writer: rank 0
             return None
         return save_checkpoint(
             target,
@@ -303,7 +345,18 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------
 
     def steps_per_epoch(self) -> int:
-        return max(1, len(self.train_data) // self.config.batch_size)
+        return max(1, len(self.train_data) // (self.config.batch_size * self.world_size))
+
+    def _epoch_indices(self, dataset: Dataset, epoch: int, shuffle: bool, skip_batches: int = 0) -> list[int]:
+        """This process's indices for one pass: the epoch order, trimmed to whole global batches, sharded by rank."""
+        bs, world = self.config.batch_size, self.world_size
+        if shuffle:
+            order = self.epoch_order(epoch)
+            if len(order) >= bs * world:  # drop the ragged last (global) batch
+                order = order[: len(order) // (bs * world) * (bs * world)]
+            order = order[self.rank :: world]  # like DistributedSampler: rank r takes every world-th
+            return order[skip_batches * bs :]
+        return list(range(len(dataset)))[self.rank :: world]
 
     def epoch_order(self, epoch: int) -> list[int]:
         """The order in which epoch ``epoch`` visits the training set: a pure function of (seed, epoch)."""
@@ -314,13 +367,7 @@ class Trainer:
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
         bs = self.config.batch_size
-        if shuffle:
-            order = self.epoch_order(epoch)
-            if len(order) >= bs:  # drop the ragged last batch
-                order = order[: len(order) // bs * bs]
-            order = order[skip_batches * bs :]
-        else:
-            order = list(range(len(dataset)))
+        order = self._epoch_indices(dataset, epoch, shuffle, skip_batches)
         return DataLoader(
             dataset,
             batch_size=bs,
@@ -340,12 +387,99 @@ class Trainer:
             return lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
         return lr
 
-    def _to_device(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        rgb = images.to(self.device, non_blocking=True).float().div_(255.0)
+    def _to_device(
+        self, images: torch.Tensor, dataset: Dataset | None = None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        images = images.to(self.device, non_blocking=True)
+        if isinstance(dataset, CachedDataset):
+            # Crop/flip/resize the whole uint8 batch on the device.
+            rgb = augment_batch(
+                images,
+                dataset.size,
+                augment=dataset.augment and generator is not None,
+                generator=generator,
+                scale=dataset.scale,
+                ratio=dataset.ratio,
+            )
+        else:
+            rgb = images.float().div_(255.0)
         l_net, ab = rgb_to_network(rgb)
         if self.channels_last:
             l_net = l_net.contiguous(memory_format=torch.channels_last)
         return l_net, ab
+
+    def _augment_generator(self, epoch: int, batch: int) -> torch.Generator:
+        """The random crops of one batch: a pure function of (seed, epoch, batch, rank), so resume repeats them."""
+        seed = int(np.random.SeedSequence([self.config.seed, epoch, batch, self.rank]).generate_state(1)[0])
+        return torch.Generator().manual_seed(seed)
+
+    def _cached_batches(self, dataset: CachedDataset, order: list[int], prefetch: int = 2):
+        """uint8 batches read from the memory-mapped cache by a background thread, in pinned memory on CUDA."""
+        import queue
+        import threading
+
+        bs = self.config.batch_size
+        pin = self.device.type == "cuda"
+        chunks = [order[i : i + bs] for i in range(0, len(order), bs)]
+        q: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+        stop = threading.Event()
+
+        def reader() -> None:
+            try:
+                for chunk in chunks:
+                    s = dataset.cache_size
+                    out = torch.empty((len(chunk), s, s, 3), dtype=torch.uint8, pin_memory=pin)
+                    item = dataset.read_batch(chunk, out=out)
+                    while not stop.is_set():
+                        try:
+                            q.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+            except BaseException as exc:  # hand errors to the consumer
+                q.put(exc)
+                return
+            q.put(None)
+
+        thread = threading.Thread(target=reader, daemon=True, name="colorlab-cache-reader")
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    def iter_batches(self, epoch: int, skip_batches: int = 0, dataset: Dataset | None = None):
+        """Yield ``(l_net, ab)`` on the device for epoch ``epoch`` of ``dataset`` (default: the training set).
+
+        This process's share of the deterministic epoch order; the first
+        ``skip_batches`` batches are skipped (resume). Folder datasets go
+        through a ``DataLoader``; a :class:`~colorlab.cache.CachedDataset` is
+        read in whole batches and augmented on the device. Yields ``(None,
+        None)`` for a batch whose every file was unusable.
+        """
+        dataset = dataset if dataset is not None else self.train_data
+        if isinstance(dataset, CachedDataset):
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)
+            order = self._epoch_indices(dataset, epoch, True, skip_batches)
+            for k, images in enumerate(self._cached_batches(dataset, order)):
+                yield self._to_device(images, dataset, self._augment_generator(epoch, skip_batches + k))
+            return
+        for images, bad in self._loader(dataset, epoch, shuffle=True, skip_batches=skip_batches):
+            self._report_bad(dataset, bad)
+            if images is None:
+                yield None, None
+                continue
+            yield self._to_device(images)
 
     def _report_bad(self, dataset: Dataset, bad: list[tuple[int, str]]) -> None:
         for index, reason in bad:
@@ -354,23 +488,36 @@ class Trainer:
 
     def train_step(self, images: torch.Tensor) -> float:
         """One optimizer step on a uint8 batch; returns the loss."""
-        self.model.train()
         l_net, ab = self._to_device(images)
+        loss = self.step_on(l_net, ab, check=True)
+        return float(loss)
+
+    def _raise_non_finite(self, value: float, step: int) -> None:
+        raise NonFiniteLossError(
+            f"loss became {value} at step {step}; stopping. "
+            f"The last good checkpoint ({self.checkpoint or 'none saved'}) is kept; try a lower learning rate"
+        )
+
+    def step_on(self, l_net: torch.Tensor, ab: torch.Tensor, check: bool = True) -> torch.Tensor:
+        """One optimizer step on network-ready tensors on the device; returns the loss tensor.
+
+        ``check=True`` stops on a NaN/inf loss before the update (this waits
+        for the device). ``check=False`` never waits: :meth:`fit` uses it on
+        CUDA and checks the returned losses a step later, before anything is saved.
+        """
+        self.model.train()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             pred = self.forward(l_net)
-        loss = colorization_loss(pred, ab)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"loss became {loss.item()} at step {self.step + 1}; stopping. "
-                f"The last good checkpoint ({self.checkpoint or 'none saved'}) is kept; try a lower learning rate"
-            )
+        loss = colorization_loss(pred, ab, self.config.loss)
+        if check and not torch.isfinite(loss):
+            self._raise_non_finite(loss.item(), self.step + 1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip, foreach=True)
         self.optimizer.step()
         self.step += 1
-        return float(loss.detach())
+        return loss.detach()
 
     @torch.no_grad()
     def validate(self, dataset: Dataset | None = None) -> dict[str, float]:
@@ -380,19 +527,34 @@ class Trainer:
             return {}
         self.model.eval()
         losses, psnrs = [], []
+        # Under torchrun each rank evaluates its share; the sums are added up below.
         for images, bad in self._loader(dataset, 0, shuffle=False):
             self._report_bad(dataset, bad)
             if images is None:
                 continue
-            l_net, ab = self._to_device(images)
+            images = images.to(self.device, non_blocking=True)
+            if isinstance(dataset, CachedDataset):
+                truth = augment_batch(images, dataset.size, augment=False).mul_(255.0)
+            else:
+                truth = images.float()
+            l_net, ab = rgb_to_network(truth / 255.0)
+            if self.channels_last:
+                l_net = l_net.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                pred = self.forward(l_net)
+                pred = self.model(l_net)  # eager: no recompilation for eval mode or a ragged last batch
             pred = pred.float()
-            losses.append(float(colorization_loss(pred, ab)) * len(images))
+            losses.append(float(colorization_loss(pred, ab, self.config.loss)) * len(images))
             rgb = lab_to_rgb(network_to_lab(l_net.float(), pred))
-            truth = images.to(self.device).float()
             mse = ((rgb * 255.0).round() - truth).pow(2).flatten(1).mean(1).clamp(min=1e-10)
             psnrs.extend((10 * torch.log10(255.0**2 / mse)).tolist())
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            sums = torch.tensor([sum(losses), float(sum(psnrs)), float(len(psnrs))], dtype=torch.float64, device=self.device)
+            dist.all_reduce(sums)
+            if sums[2] == 0:
+                return {}
+            return {"val_loss": float(sums[0] / sums[2]), "val_psnr": float(sums[1] / sums[2])}
         if not psnrs:
             return {}
         return {"val_loss": sum(losses) / len(psnrs), "val_psnr": float(np.mean(psnrs))}
@@ -408,47 +570,91 @@ class Trainer:
         total_epochs = epochs if epochs is not None else cfg.epochs
         steps_per_epoch = self.steps_per_epoch()
         total_steps = cfg.max_steps or total_epochs * steps_per_epoch
+        # On CUDA the loss is not read back every step (that would stall the GPU): it is
+        # copied out asynchronously and checked one step later, always before a save.
+        defer = self.device.type == "cuda"
+        pending: list[tuple[int, torch.Tensor, Any]] = []
+
+        def resolve(entry: tuple[int, torch.Tensor, Any]) -> None:
+            step, host, event = entry
+            event.synchronize()
+            value = float(host)
+            if not math.isfinite(value):
+                pending.clear()
+                self._raise_non_finite(value, step)
+            losses.append(value)
+
+        losses: list[float] = []
         try:
             while self.epoch < total_epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
                 epoch = self.epoch
                 done_in_epoch = self.batch_in_epoch  # > 0 after a mid-epoch resume
-                losses: list[float] = []
+                losses.clear()
                 seen, t0 = 0, time.perf_counter()
                 bar = tqdm(
                     total=steps_per_epoch,
                     initial=max(0, done_in_epoch),
                     desc=f"epoch {epoch + 1}/{total_epochs}",
-                    disable=not cfg.progress,
+                    disable=not (cfg.progress and self.is_main),  # one progress bar: rank 0's
                     leave=True,
                     dynamic_ncols=True,
                 )
                 stopped_early = False
                 # Same order as before an interruption; the batches already done are skipped.
-                for images, bad in self._loader(self.train_data, epoch, shuffle=True, skip_batches=max(0, done_in_epoch)):
-                    self._report_bad(self.train_data, bad)
+                for l_net, ab in self.iter_batches(epoch, skip_batches=max(0, done_in_epoch)):
                     self.batch_in_epoch += 1
-                    if images is None:
+                    if l_net is None:
                         bar.update(1)
                         continue
                     for group in self.optimizer.param_groups:
                         group["lr"] = self._lr_at(self.step, total_steps)
-                    losses.append(self.train_step(images))
-                    seen += len(images)
+                    first_compiled = self.compile and self.compile_time_s is None
+                    t_step = time.perf_counter()
+                    loss = self.step_on(l_net, ab, check=not defer)
+                    if first_compiled:
+                        float(loss)  # wait for the compiled step to finish
+                        self.compile_time_s = time.perf_counter() - t_step
+                        if cfg.progress and self.is_main:
+                            tqdm.write(f"torch.compile: first step took {self.compile_time_s:.1f} s (compilation; reported once)")
+                    if defer:
+                        # Copy the loss out without waiting; check it once the next step is queued.
+                        host = torch.empty((), dtype=torch.float32, pin_memory=True)
+                        host.copy_(loss, non_blocking=True)
+                        event = torch.cuda.Event()
+                        event.record()
+                        pending.append((self.step, host, event))
+                        while len(pending) > 1:
+                            resolve(pending.pop(0))
+                    else:
+                        losses.append(float(loss))
+                    seen += len(l_net)
                     rate = seen / max(1e-9, time.perf_counter() - t0)
-                    bar.set_postfix(loss=f"{losses[-1]:.4f}", img_s=f"{rate:.1f}")
+                    if losses:
+                        bar.set_postfix(loss=f"{losses[-1]:.4f}", img_s=f"{rate * self.world_size:.1f}")
                     bar.update(1)
                     if cfg.save_every and self.step % cfg.save_every == 0:
+                        while pending:
+                            resolve(pending.pop(0))
                         self.save()
                     if cfg.max_steps is not None and self.step >= cfg.max_steps:
                         stopped_early = True
                         break
+                while pending:
+                    resolve(pending.pop(0))
                 bar.close()
                 finished_epoch = not stopped_early or self.batch_in_epoch >= steps_per_epoch
+                train_loss = float(np.mean(losses)) if losses else float("nan")
+                if self.world_size > 1:  # the mean over all replicas
+                    import torch.distributed as dist
+
+                    t = torch.tensor([train_loss], dtype=torch.float64, device=self.device)
+                    dist.all_reduce(t)
+                    train_loss = float(t) / self.world_size
                 record: dict[str, Any] = {
                     "epoch": epoch + 1,
                     "step": self.step,
-                    "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                    "images_per_s": seen / max(1e-9, time.perf_counter() - t0),
+                    "train_loss": train_loss,
+                    "images_per_s": seen * self.world_size / max(1e-9, time.perf_counter() - t0),
                     "lr": self.optimizer.param_groups[0]["lr"],
                 }
                 record.update(self.validate())
@@ -459,13 +665,18 @@ class Trainer:
                 self.save()
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(self, record)
-                if cfg.progress:
+                if cfg.progress and self.is_main:
                     msg = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items())
                     tqdm.write(msg)
         except KeyboardInterrupt:
+            while pending:
+                resolve(pending.pop(0))
             saved = self.save()
             print(
                 f"Interrupted at step {self.step}."
                 + (f" Checkpoint saved to {saved}; continue with resume=True." if saved else "")
             )
+            return self.history
+        if self.world_size > 1:
+            _dist.barrier()  # rank 0's last checkpoint is written before anyone returns
         return self.history
