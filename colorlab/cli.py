@@ -208,11 +208,8 @@ def _train_cached(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import distributed
     from .cache import is_cache
     from .data import ColorDataset, sample_images, split_items, find_images
-    from .model import ColorizationNet, ModelConfig
-    from .train import TrainConfig, Trainer
 
     if args.data != "sample" and is_cache(args.data):
         train_set, val_set = _train_cached(args)
@@ -244,6 +241,9 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
     from .model import ColorizationNet, ModelConfig
     from .train import TrainConfig, Trainer
 
+    import torch
+
+    torch.manual_seed(args.seed)  # the initial weights too: the same --seed gives the same run
     model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights))
     cfg = TrainConfig(
         epochs=args.epochs,

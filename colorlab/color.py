@@ -201,7 +201,7 @@ def rgb_uint8_to_lab(image: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` uint8 sRGB -> ``(H, W, 3)`` float32 Lab, computed in torch (float32)."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
-    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    t = torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div_(255.0)
     return rgb_to_lab(t).permute(1, 2, 0).numpy()
 
 

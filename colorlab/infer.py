@@ -41,7 +41,7 @@ DEFAULT_SIZE = 224
 #: The longest side the network ever sees (very elongated images are squeezed to this).
 MAX_NETWORK_SIDE = 1024
 #: Pixels per strip when joining full-resolution L with upsampled ab.
-_STRIP_PIXELS = 1 << 21
+_STRIP_PIXELS = 1 << 19
 
 #: File name of the demo model shipped in ``data/``.
 PRETRAINED_NAME = "colorlab-lite0-demo.pt"
@@ -76,7 +76,7 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 def predict_ab(model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor) -> torch.Tensor:
     """ab in Lab units ``(B, 2, h, w)`` for uint8 RGB ``(B, h, w, 3)`` or ``(h, w, 3)`` at network size."""
     device = _model_device(model)
-    t = torch.as_tensor(np.asarray(rgb_small)) if not isinstance(rgb_small, torch.Tensor) else rgb_small
+    t = torch.from_numpy(np.array(rgb_small)) if not isinstance(rgb_small, torch.Tensor) else rgb_small
     if t.dim() == 3:
         t = t.unsqueeze(0)
     rgb = t.to(device).permute(0, 3, 1, 2).float().div_(255.0)
@@ -89,8 +89,23 @@ def predict_ab(model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor) -> 
     return ab
 
 
+_GRAY_L_LUT: torch.Tensor | None = None
+
+
+def _lightness(strip: np.ndarray) -> torch.Tensor:
+    """``L`` ``(1, 1, h, W)`` of a uint8 strip: ``(h, W)`` gray (via a 256-entry table) or ``(h, W, 3)`` RGB."""
+    global _GRAY_L_LUT
+    if strip.ndim == 2:
+        if _GRAY_L_LUT is None:
+            levels = torch.arange(256, dtype=torch.float32).div_(255.0).view(1, 1, 1, 256).expand(1, 3, 1, 256)
+            _GRAY_L_LUT = rgb_to_l(levels).flatten().contiguous()
+        return _GRAY_L_LUT[torch.from_numpy(strip.astype(np.int64))][None, None]
+    return rgb_to_l(torch.from_numpy(np.array(strip)).permute(2, 0, 1)[None].float().div_(255.0))
+
+
 def _join(rgb: np.ndarray, ab_small: torch.Tensor, saturation: float) -> np.ndarray:
-    """Full-resolution L of ``rgb`` + bilinearly upsampled ``ab_small`` ``(1, 2, h, w)`` -> uint8 RGB."""
+    """Full-resolution L of ``rgb`` (``(H, W, 3)`` or gray ``(H, W)``) + bilinearly upsampled
+    ``ab_small`` ``(1, 2, h, w)`` -> uint8 RGB, computed in strips so memory stays bounded."""
     H, W = rgb.shape[:2]
     out = np.empty((H, W, 3), dtype=np.uint8)
     ab_small = ab_small.float().cpu() * float(saturation)
@@ -102,8 +117,7 @@ def _join(rgb: np.ndarray, ab_small: torch.Tensor, saturation: float) -> np.ndar
         gy = (torch.arange(top, bottom, dtype=torch.float32) * 2 + 1) / H - 1
         grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
         ab = F.grid_sample(ab_small, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        strip = torch.from_numpy(rgb[top:bottom]).permute(2, 0, 1)[None].float().div_(255.0)
-        L = rgb_to_l(strip)
+        L = _lightness(rgb[top:bottom])
         lab = torch.cat([L, ab], dim=1)
         out[top:bottom] = (lab_to_rgb(lab)[0].permute(1, 2, 0).mul_(255.0).round_().to(torch.uint8)).numpy()
     return out
@@ -112,8 +126,12 @@ def _join(rgb: np.ndarray, ab_small: torch.Tensor, saturation: float) -> np.ndar
 def _small(rgb: np.ndarray, size: int) -> np.ndarray:
     h, w = network_input_size(rgb.shape[0], rgb.shape[1], size)
     if (h, w) == rgb.shape[:2]:
-        return rgb
-    return np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
+        small = rgb
+    else:
+        small = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR, reducing_gap=2.0))
+    if small.ndim == 2:  # gray (see load_image(gray_ok=True)): the network takes RGB
+        small = np.repeat(small[:, :, None], 3, axis=2)
+    return small
 
 
 def colorize(
@@ -132,7 +150,7 @@ def colorize(
     predicted ab (1 = as predicted, 0 = gray).
     """
     model = model if model is not None else load_pretrained()
-    rgb = load_image(image)
+    rgb = load_image(image, gray_ok=True)
     ab = predict_ab(model, _small(rgb, size))
     return _join(rgb, ab, saturation)
 
@@ -152,7 +170,7 @@ def colorize_many(
     a loop to handle files one by one.
     """
     model = model if model is not None else load_pretrained()
-    rgbs = [load_image(im) for im in images]
+    rgbs = [load_image(im, gray_ok=True) for im in images]
     smalls = [_small(r, size) for r in rgbs]
     groups: dict[tuple[int, int], list[int]] = {}
     for i, s in enumerate(smalls):

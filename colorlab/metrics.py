@@ -74,7 +74,7 @@ def colorfulness(image: np.ndarray) -> float:
 
 def gray_baseline(image: np.ndarray) -> np.ndarray:
     """The colorization that predicts ``a = b = 0``: the photo's own lightness, as RGB uint8."""
-    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div_(255.0)
+    t = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div_(255.0)
     L = rgb_to_l(t)
     lab = torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1)
     return lab_to_rgb(lab)[0].permute(1, 2, 0).mul_(255.0).round_().to(torch.uint8).numpy()

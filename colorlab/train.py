@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from . import distributed as _dist
-from .cache import CachedDataset, augment_batch, sample_crop_params
+from .cache import CachedDataset, augment_batch
 from .color import lab_to_rgb, network_to_lab, rgb_to_network
 from .data import SkippedFiles, collate_skip_bad
 from .model import ColorizationNet, ModelConfig
@@ -602,8 +602,8 @@ class Trainer:
                 stopped_early = False
                 # Same order as before an interruption; the batches already done are skipped.
                 for l_net, ab in self.iter_batches(epoch, skip_batches=max(0, done_in_epoch)):
-                    self.batch_in_epoch += 1
                     if l_net is None:
+                        self.batch_in_epoch += 1
                         bar.update(1)
                         continue
                     for group in self.optimizer.param_groups:
@@ -611,6 +611,8 @@ class Trainer:
                     first_compiled = self.compile and self.compile_time_s is None
                     t_step = time.perf_counter()
                     loss = self.step_on(l_net, ab, check=not defer)
+                    # Counted only once trained: a Ctrl-C inside the step must not skip this batch on resume.
+                    self.batch_in_epoch += 1
                     if first_compiled:
                         float(loss)  # wait for the compiled step to finish
                         self.compile_time_s = time.perf_counter() - t_step
@@ -665,9 +667,9 @@ class Trainer:
                 self.save()
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(self, record)
-                if cfg.progress and self.is_main:
+                if self.is_main:  # one summary line per epoch, with or without progress bars
                     msg = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items())
-                    tqdm.write(msg)
+                    tqdm.write(msg) if cfg.progress else print(msg, flush=True)
         except KeyboardInterrupt:
             while pending:
                 resolve(pending.pop(0))

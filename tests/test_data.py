@@ -1,0 +1,147 @@
+"""colorlab.data: sample photos, folder datasets, augmentation, splits, skipping bad files."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorlab.data import (
+    SAMPLE_PHOTOS,
+    ColorDataset,
+    ImageLoadError,
+    collate_skip_bad,
+    find_images,
+    is_grayscale,
+    load_image,
+    sample_images,
+    split_items,
+)
+
+
+def test_sample_images_are_the_bundled_colour_photos_and_need_no_network(photos):
+    assert set(photos) == {p.name for p in SAMPLE_PHOTOS}
+    assert len(photos) >= 9
+    for name, img in photos.items():
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3, name
+        assert not is_grayscale(img), name
+
+
+def test_grayscale_photos_are_recognised():
+    import skimage.data
+
+    assert is_grayscale(np.repeat(skimage.data.camera()[:, :, None], 3, axis=2))
+    assert not is_grayscale(skimage.data.astronaut())
+
+
+def test_find_images_is_recursive_and_filters_by_extension(tmp_path):
+    for rel in ["a.jpg", "sub/b.PNG", "sub/deeper/c.webp", "d.bmp", "e.tif", "notes.txt"]:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if p.suffix == ".txt":
+            p.write_text("hi")
+        else:
+            Image.new("RGB", (4, 4), "red").save(p)
+    found = [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)]
+    assert found == ["a.jpg", "d.bmp", "e.tif", "sub/b.PNG", "sub/deeper/c.webp"]
+
+
+def test_splits_are_deterministic_by_seed_and_disjoint():
+    items = [f"img{i}.jpg" for i in range(100)]
+    a = split_items(items, 0.1, 0.2, seed=1)
+    b = split_items(list(reversed(items)), 0.1, 0.2, seed=1)
+    c = split_items(items, 0.1, 0.2, seed=2)
+    assert a == b and a != c
+    train, val, test = a
+    assert (len(train), len(val), len(test)) == (70, 10, 20)
+    assert set(train).isdisjoint(val) and set(train).isdisjoint(test) and set(val).isdisjoint(test)
+    assert sorted(train + val + test) == sorted(items)
+
+
+def test_dataset_yields_uint8_crops_with_seeded_augmentation(photos):
+    ds = ColorDataset(list(photos.values())[:2], size=32, repeats=3, seed=0)
+    assert len(ds) == 6
+    x, idx, reason = ds[1]
+    assert x.dtype == torch.uint8 and x.shape == (3, 32, 32) and idx == 1 and reason is None
+    torch.testing.assert_close(ds[1][0], x)  # same (seed, epoch, index) -> same crop
+    ds.set_epoch(1)
+    assert not torch.equal(ds[1][0], x)  # another epoch -> another crop
+
+
+def test_augmentation_flips_horizontally_some_of_the_time():
+    ramp = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (64, 1, 3))
+    ramp[..., 0] = 200  # colourful
+    ds = ColorDataset([ramp], size=16, scale=(1.0, 1.0), ratio=(1.0, 1.0), repeats=40)
+    increasing = [bool(ds[i][0][1, 8, -1] > ds[i][0][1, 8, 0]) for i in range(40)]
+    assert 5 < sum(increasing) < 35
+
+
+def test_validation_dataset_takes_a_center_crop(photos):
+    ds = ColorDataset([photos["coffee"]], size=64, augment=False)
+    torch.testing.assert_close(ds[0][0], ds[0][0])
+    ds.set_epoch(7)
+    torch.testing.assert_close(ds[0][0], ColorDataset([photos["coffee"]], size=64, augment=False)[0][0])
+
+
+def test_dataset_from_folder_skips_bad_and_grayscale_files_with_a_reason(tmp_path, photos):
+    Image.fromarray(photos["coffee"]).save(tmp_path / "good.jpg")
+    (tmp_path / "broken.png").write_bytes(b"not an image at all")
+    Image.fromarray(np.full((20, 20), 128, np.uint8)).save(tmp_path / "gray.png")
+    ds = ColorDataset.from_folder(tmp_path, size=16)
+    results = {ds.name(i).split("/")[-1]: ds[i] for i in range(len(ds))}
+    assert results["good.jpg"][0] is not None
+    assert results["broken.png"][0] is None and "not an image" in results["broken.png"][2]
+    assert results["gray.png"][0] is None and "grayscale" in results["gray.png"][2]
+    images, bad = collate_skip_bad([ds[i] for i in range(len(ds))])
+    assert images.shape == (1, 3, 16, 16) and len(bad) == 2
+
+
+def test_load_image_errors_name_the_file_and_the_reason(tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageLoadError, match=r"empty\.jpg: empty file"):
+        load_image(empty)
+    with pytest.raises(ImageLoadError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize(
+    "mode,make",
+    [
+        ("L", lambda: Image.new("L", (5, 4), 100)),
+        ("RGBA", lambda: Image.new("RGBA", (5, 4), (255, 0, 0, 0))),
+        ("P", lambda: Image.new("RGB", (5, 4), "blue").convert("P")),
+        ("CMYK", lambda: Image.new("CMYK", (5, 4), (0, 255, 255, 0))),
+        ("I;16", lambda: Image.fromarray(np.full((4, 5), 65535, np.uint16))),
+    ],
+)
+def test_load_image_turns_every_mode_into_rgb_uint8(mode, make):
+    img = make()
+    assert img.mode == mode
+    out = load_image(img)
+    assert out.shape == (4, 5, 3) and out.dtype == np.uint8
+    if mode == "RGBA":  # fully transparent -> the white background
+        assert (out == 255).all()
+    if mode == "I;16":
+        assert (out == 255).all()
+
+
+def test_skipped_files_warn_once_per_file():
+    from colorlab.data import SkippedFiles
+
+    skipped = SkippedFiles()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            skipped.report("x.jpg", "truncated")
+        skipped.report("y.jpg", "empty")
+    assert [str(w.message) for w in caught] == ["skipping x.jpg: truncated", "skipping y.jpg: empty"]
+    assert len(skipped) == 2
+
+
+def test_unknown_sample_photo_lists_the_known_ones():
+    with pytest.raises(KeyError, match="coffee"):
+        sample_images(["nope"])
