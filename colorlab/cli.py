@@ -239,7 +239,7 @@ def _train(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace, train_set, val_set) -> int:
     from . import distributed
     from .model import ColorizationNet, ModelConfig
-    from .train import TrainConfig, Trainer
+    from .train import NonFiniteLossError, TrainConfig, Trainer
 
     import torch
 
@@ -260,7 +260,11 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
         progress=not args.no_progress,
     )
     trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume)
-    history = trainer.fit()
+    try:
+        history = trainer.fit()
+    except NonFiniteLossError as exc:
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 1
     if not distributed.is_main():
         return 0
     if history:

@@ -1,0 +1,58 @@
+"""The benchmark scripts run unchanged at a tiny size on the CPU and write the documented JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_train_throughput_tiny_cpu(tmp_path):
+    out = tmp_path / "tt.json"
+    proc = _run(
+        "train_throughput.py", "--device", "cpu", "--size", "32", "--batch-size", "2", "--steps", "2", "--warmup", "1",
+        "--backbones", "none", "--images", "6", "--workdir", str(tmp_path / "work"), "--out", str(out),
+    )
+    assert "model img/s" in proc.stdout and "fast / naive end-to-end (none)" in proc.stdout
+    r = json.loads(out.read_text())
+    assert r["benchmark"] == "train_throughput" and r["schema_version"] == 1
+    assert r["device"]["type"] == "cpu" and r["device"]["name"]
+    assert r["peak"]["tflops"] > 0 and r["peak"]["dtype"] == "float32"
+    assert r["prepare"]["images"] == 6 and r["prepare"]["images_per_s"] > 0
+    configs = {row["config"]: row for row in r["results"]}
+    assert set(configs) == {"naive", "fast", "fast_folder"}
+    for row in r["results"]:
+        for key in ("model_only_img_s", "end_to_end_img_s", "e2e_over_model_only", "gflops_per_image", "mfu_model_only", "mfu_end_to_end"):
+            assert isinstance(row[key], float) and row[key] > 0, key
+        assert row["backbone"] == "none" and row["precision"] in ("fp32", "bf16")
+        assert "peak_memory_gb_end_to_end" in row and "compile_s" in row
+    assert configs["naive"]["precision"] == "fp32" and not configs["fast"]["compile"]  # CPU: no compile by default
+    assert r["summary"]["fast_over_naive_end_to_end"]["none"] > 0
+    assert r["memory"] == []  # the memory sweep is CUDA-only
+
+
+@pytest.mark.slow
+def test_colorize_overhead_tiny_cpu(tmp_path):
+    out = tmp_path / "co.json"
+    proc = _run("colorize_overhead.py", "--backbone", "none", "--repeats", "2", "--warmup", "1", "--out", str(out))
+    assert "ratio:" in proc.stdout
+    r = json.loads(out.read_text())
+    assert r["benchmark"] == "colorize_overhead" and r["photo"] == [512, 512] and r["network_input"] == [224, 224]
+    assert r["network_forward_s"] > 0 and r["colorize_s"] > 0
+    assert abs(r["ratio"] - r["colorize_s"] / r["network_forward_s"]) < 1e-9
