@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .color import AB_SCALE, lab_to_rgb, rgb_to_l, scale_l
+from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
 from .data import ImageSource, load_image
 from .model import STRIDE, ColorizationNet, ModelConfig
 from .train import CheckpointError, _check_architecture, default_device, load_checkpoint
@@ -79,28 +79,21 @@ def predict_ab(model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor) -> 
     t = torch.from_numpy(np.array(rgb_small)) if not isinstance(rgb_small, torch.Tensor) else rgb_small
     if t.dim() == 3:
         t = t.unsqueeze(0)
-    rgb = t.to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    rgb = t.to(device).permute(0, 3, 1, 2)
     was_training = model.training
     model.eval()
     try:
-        ab = model(scale_l(rgb_to_l(rgb))).float() * AB_SCALE
+        ab = model(scale_l(rgb_uint8_to_l(rgb))).float() * AB_SCALE
     finally:
         model.train(was_training)
     return ab
 
 
-_GRAY_L_LUT: torch.Tensor | None = None
-
-
 def _lightness(strip: np.ndarray) -> torch.Tensor:
-    """``L`` ``(1, 1, h, W)`` of a uint8 strip: ``(h, W)`` gray (via a 256-entry table) or ``(h, W, 3)`` RGB."""
-    global _GRAY_L_LUT
-    if strip.ndim == 2:
-        if _GRAY_L_LUT is None:
-            levels = torch.arange(256, dtype=torch.float32).div_(255.0).view(1, 1, 1, 256).expand(1, 3, 1, 256)
-            _GRAY_L_LUT = rgb_to_l(levels).flatten().contiguous()
-        return _GRAY_L_LUT[torch.from_numpy(strip.astype(np.int64))][None, None]
-    return rgb_to_l(torch.from_numpy(np.array(strip)).permute(2, 0, 1)[None].float().div_(255.0))
+    """``L`` ``(1, 1, h, W)`` of a uint8 strip: ``(h, W)`` gray or ``(h, W, 3)`` RGB."""
+    t = torch.from_numpy(np.array(strip))  # a copy: strips of a read-only array stay read-only
+    t = t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
+    return rgb_uint8_to_l(t)
 
 
 def _join(rgb: np.ndarray, ab_small: torch.Tensor, saturation: float) -> np.ndarray:

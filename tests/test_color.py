@@ -60,7 +60,7 @@ def test_batched_and_single_image_shapes_are_kept():
     x = torch.rand(4, 3, 5, 7)
     assert color.rgb_to_lab(x).shape == (4, 3, 5, 7)
     assert color.rgb_to_lab(x[0]).shape == (3, 5, 7)
-    torch.testing.assert_close(color.rgb_to_lab(x)[2], color.rgb_to_lab(x[2]))
+    torch.testing.assert_close(color.rgb_to_lab(x)[2], color.rgb_to_lab(x[2]), atol=1e-4, rtol=0)
 
 
 def test_rgb_to_lab_is_differentiable_with_finite_gradients_even_at_black():
@@ -101,3 +101,16 @@ def test_numpy_uint8_helpers_round_trip_a_photo(photos):
     back = color.lab_to_rgb_uint8(color.rgb_uint8_to_lab(img))
     assert back.dtype == np.uint8 and back.shape == img.shape
     assert np.abs(back.astype(int) - img).max() <= 1
+
+
+def test_rgb_uint8_to_l_equals_rgb_to_l_for_every_colour_and_gray_level():
+    levels = torch.arange(256, dtype=torch.uint8)
+    rgb = torch.stack(torch.meshgrid(levels[::5], levels[::3], levels, indexing="ij")).reshape(1, 3, -1, 256)
+    fast = color.rgb_uint8_to_l(rgb)
+    ref = color.rgb_to_l(rgb.double() / 255)
+    assert (fast.double() - ref).abs().max() < 1e-3
+    gray = color.rgb_uint8_to_l(levels.view(1, 1, 1, 256))
+    ref_gray = color.rgb_to_l(levels.double().div(255).view(1, 1, 1, 256).expand(1, 3, 1, 256))
+    assert (gray.double() - ref_gray).abs().max() < 1e-3
+    with pytest.raises(ValueError, match="uint8"):
+        color.rgb_uint8_to_l(rgb.float())
