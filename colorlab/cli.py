@@ -117,16 +117,31 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", required=True, metavar="DIR|sample", help="image folder or 'sample'")
     e.add_argument("--checkpoint", default=None, metavar="P", help="checkpoint (default: the bundled demo model)")
     e.add_argument("--size", type=int, default=256, help="evaluation crop size")
+    e.add_argument("--only", default="", metavar="NAMES", help="with --data sample: comma-separated photos to evaluate on")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_device(e)
+
+    x = sub.add_parser(
+        "export",
+        help="write a small shipping copy of a checkpoint (weights only, float16)",
+        formatter_class=_Formatter,
+        description="Copy a training checkpoint without its optimizer state, the trainable weights in "
+        "float16 (the frozen extractor's weights come from its package), with notes stored beside them.",
+        epilog="example:\n  colorlab export run.pt data/colorlab-lite0-demo.pt --held-out china,flower",
+    )
+    x.add_argument("checkpoint", metavar="RUN", help="the training checkpoint")
+    x.add_argument("out", metavar="OUT", help="where to write the copy")
+    x.add_argument("--float32", action="store_true", help="keep float32 weights")
+    x.add_argument("--held-out", default="", metavar="NAMES", help="comma-separated photos not used in training (recorded)")
     return parser
 
 
-def _images(data: str) -> dict[str, object]:
+def _images(data: str, only: str = "") -> dict[str, object]:
     from .data import find_images, sample_images
 
     if data == "sample":
-        return dict(sample_images())
+        names = [n for n in only.split(",") if n]
+        return dict(sample_images(names or None))
     paths = find_images(data)
     if not paths:
         raise SystemExit(f"colorlab: {data}: no images found")
@@ -278,15 +293,28 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import evaluate, format_table, to_json
 
     model = _model(args.checkpoint, args.device)
-    result = evaluate(model, _images(args.data), size=args.size)
+    result = evaluate(model, _images(args.data, args.only), size=args.size)
     print(to_json(result) if args.json else format_table(result))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .train import CheckpointError, export_checkpoint
+
+    held_out = [n for n in args.held_out.split(",") if n]
+    try:
+        path = export_checkpoint(args.checkpoint, args.out, half=not args.float32, extra={"held_out": held_out})
+    except CheckpointError as exc:
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.checkpoint} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``colorlab`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handlers = {"colorize": _cmd_colorize, "train": _cmd_train, "evaluate": _cmd_evaluate, "prepare": _cmd_prepare}
+    handlers = {"colorize": _cmd_colorize, "train": _cmd_train, "evaluate": _cmd_evaluate, "prepare": _cmd_prepare, "export": _cmd_export}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -41,6 +41,7 @@ __all__ = [
     "colorization_loss",
     "save_checkpoint",
     "load_checkpoint",
+    "export_checkpoint",
     "default_device",
 ]
 
@@ -201,6 +202,32 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         if key not in ckpt:
             raise CheckpointError(f"{path}: checkpoint has no {key!r} entry")
     return ckpt
+
+
+def export_checkpoint(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    half: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a small shipping copy of a training checkpoint: trainable weights (float16 by
+    default), model config, step and history; no optimizer state."""
+    from .model import ColorizationNet, ModelConfig
+
+    ckpt = load_checkpoint(src)
+    config = ModelConfig.from_dict(ckpt["model_config"])
+    config.pretrained = False  # the extractor's weights are not stored; no need to load them here
+    model = ColorizationNet(config)
+    _check_architecture(src, model, ckpt)
+    model.load_trainable_state_dict(ckpt["model"])
+    model.config.pretrained = True
+    meta = dict(ckpt.get("extra") or {})
+    meta.update(extra or {})
+    return save_checkpoint(
+        dst, model, None, epoch=ckpt.get("epoch", 0), step=ckpt.get("step", 0),
+        history=ckpt.get("history"), half=half, extra=meta,
+    )
 
 
 def _check_architecture(path: Any, model: ColorizationNet, ckpt: dict[str, Any]) -> None:

@@ -63,3 +63,26 @@ def test_train_then_evaluate_from_the_command_line(tmp_path, photos, capsys):
 def test_train_exclude_rejects_unknown_sample_names(capsys):
     assert main(["train", "--data", "sample", "--exclude", "nope", "--backbone", "none"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_export_writes_a_small_half_precision_copy_without_optimizer(tmp_path, photos, capsys):
+    from colorlab.model import build_model
+    from colorlab.train import load_checkpoint, save_checkpoint
+    import torch
+
+    model = build_model("none")
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.zeros(1, 1, 8, 8)).sum().backward()
+    opt.step()
+    run = save_checkpoint(tmp_path / "run.pt", model, opt, step=7)
+    assert main(["export", str(run), str(tmp_path / "ship.pt"), "--held-out", "china,flower"]) == 0
+    ship = load_checkpoint(tmp_path / "ship.pt")
+    assert "optimizer" not in ship and ship["step"] == 7
+    assert ship["extra"]["held_out"] == ["china", "flower"]
+    assert all(v.dtype == torch.float16 for v in ship["model"].values())
+    assert (tmp_path / "ship.pt").stat().st_size < run.stat().st_size / 2
+
+
+def test_evaluate_only_some_sample_photos(tiny_checkpoint, capsys):
+    assert main(["evaluate", "--data", "sample", "--only", "coffee", "--checkpoint", str(tiny_checkpoint), "--size", "32", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 1
