@@ -8,6 +8,7 @@ A grayscale photo goes in, a plausible colour photo comes out. The pieces:
 * :mod:`colorlab.train` - the training loop, checkpoints, resume
 * :mod:`colorlab.infer` - :func:`colorize` for any image size; the demo model
 * :mod:`colorlab.metrics` - PSNR, SSIM, colorfulness, the gray baseline
+* :mod:`colorlab.cache` - a memory-mapped uint8 image cache for fast training
 
 The most used names are importable from the top level, lazily (importing
 ``colorlab`` stays fast).
@@ -35,6 +36,9 @@ _EXPORTS = {
     "colorize_many": "infer",
     "load_model": "infer",
     "load_pretrained": "infer",
+    "prepare": "cache",
+    "CachedDataset": "cache",
+    "download": "data",
     "evaluate": "metrics",
     "psnr": "metrics",
     "ssim": "metrics",
