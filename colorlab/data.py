@@ -247,20 +247,18 @@ def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
     return load
 
 
-_SKIMAGE_LICENSE = "scikit-image data (see skimage/data/README.txt: public domain / CC0 / CC-BY)"
-
 #: The colour photos colorlab's dependencies ship, in a fixed order.
 SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = (
-    SamplePhoto("astronaut", "skimage.data.astronaut (NASA, Eileen Collins)", "public domain", _skimage("astronaut")),
+    SamplePhoto("astronaut", "skimage.data.astronaut (NASA Great Images: Eileen Collins)", "no known copyright restrictions (NASA)", _skimage("astronaut")),
     SamplePhoto("chelsea", "skimage.data.chelsea (Stefan van der Walt)", "CC0", _skimage("chelsea")),
     SamplePhoto("coffee", "skimage.data.coffee (Rachel Michetti)", "CC0", _skimage("coffee")),
-    SamplePhoto("rocket", "skimage.data.rocket (SpaceX)", "CC0", _skimage("rocket")),
-    SamplePhoto("hubble_deep_field", "skimage.data.hubble_deep_field (NASA)", "public domain", _skimage("hubble_deep_field")),
-    SamplePhoto("immunohistochemistry", "skimage.data.immunohistochemistry (Guillermo Pérez)", "CC0", _skimage("immunohistochemistry")),
-    SamplePhoto("retina", "skimage.data.retina (Häggström, Mikael)", "CC0", _skimage("retina")),
-    SamplePhoto("grace_hopper", "matplotlib sample_data/grace_hopper.jpg (U.S. Navy)", "public domain", _matplotlib("grace_hopper.jpg")),
-    SamplePhoto("china", "sklearn.datasets.load_sample_image('china.jpg')", "CC-BY 2.0 (Jack Lee / flickr)", _sklearn("china.jpg")),
-    SamplePhoto("flower", "sklearn.datasets.load_sample_image('flower.jpg')", "CC-BY 2.0 (Vincent Gaffney / flickr)", _sklearn("flower.jpg")),
+    SamplePhoto("rocket", "skimage.data.rocket (SpaceX Photos on flickr)", "public domain (SpaceX)", _skimage("rocket")),
+    SamplePhoto("hubble_deep_field", "skimage.data.hubble_deep_field (NASA, HubbleSite)", "public domain (NASA)", _skimage("hubble_deep_field")),
+    SamplePhoto("immunohistochemistry", "skimage.data.immunohistochemistry (CMMI, Center for Microscopy And Molecular Imaging)", "no known copyright restrictions", _skimage("immunohistochemistry")),
+    SamplePhoto("retina", "skimage.data.retina (Mikael Häggström, Wikimedia Commons)", "CC0 1.0", _skimage("retina")),
+    SamplePhoto("grace_hopper", "matplotlib sample_data/grace_hopper.jpg (U.S. Navy official portrait)", "public domain (U.S. government work)", _matplotlib("grace_hopper.jpg")),
+    SamplePhoto("china", "sklearn.datasets.load_sample_image('china.jpg') (danielbuechele on flickr)", "CC BY 2.0", _sklearn("china.jpg")),
+    SamplePhoto("flower", "sklearn.datasets.load_sample_image('flower.jpg') (vultilion on flickr)", "CC BY 2.0", _sklearn("flower.jpg")),
 )
 
 
