@@ -1,0 +1,167 @@
+"""A real browser: JupyterLab + Debian's Chromium (Playwright) run lesson 5 and colorize an upload.
+
+Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``). Without it the
+test is skipped locally and fails when ``CI`` is set: a skipped check is not a
+pass. The final screenshot is written to ``tests/artifacts/browser_final.png``
+(or ``$COLORLAB_SCREENSHOT_DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from notebook_support import NOTEBOOKS, ROOT, demo_checkpoint, in_ci, photo_png_bytes  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("COLORLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+UPLOAD_SIZE = (173, 259)  # (height, width): a size no bundled photo has
+SCREENSHOT_DIR = Path(os.environ.get("COLORLAB_SCREENSHOT_DIR", ROOT / "tests" / "artifacts"))
+
+
+def _requirements_or_skip() -> None:
+    missing = []
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        missing.append(f"{CHROMIUM} (apt-get install -y chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("playwright for Python (pip install playwright)")
+    if shutil.which("jupyter-lab", path=str(Path(sys.executable).parent)) is None:
+        missing.append("jupyterlab (pip install jupyterlab)")
+    if missing:
+        message = "real-browser test needs " + ", ".join(missing)
+        if in_ci():
+            pytest.fail(message + " -- CI is set, so this counts as a failure, not a skip")
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path, demo_checkpoint):
+    """A token-less JupyterLab on a free loopback port, serving a copy of lesson 5; stopped afterwards."""
+    _requirements_or_skip()
+    port = _free_port()
+    # Serve a copy: JupyterLab autosaves, and the committed notebook must not change under the test.
+    served = tmp_path / "served"
+    (served / "notebooks").mkdir(parents=True)
+    shutil.copy2(NOTEBOOKS / "05_live_colorization.ipynb", served / "notebooks")
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    # A writable workspace and settings dir keep the user's Lab state out of it.
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path / "workspaces")
+    log = open(tmp_path / "jupyterlab.log", "w")
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-lab"),
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--no-browser",
+        "--allow-root",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        f"--ServerApp.root_dir={served}",
+    ]
+    proc = subprocess.Popen(cmd, cwd=served, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/lab", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"JupyterLab did not start:\n{(tmp_path / 'jupyterlab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        # The server and its kernels are in their own process group: stop exactly that group.
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        log.close()
+
+
+def test_lesson_5_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    photo = tmp_path / "my_photo.png"
+    photo.write_bytes(photo_png_bytes(*UPLOAD_SIZE))
+    height, width = UPLOAD_SIZE
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    screenshot = SCREENSHOT_DIR / "browser_final.png"
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(300_000)  # a loaded 2-core CI machine is slow to start kernels
+            page.goto(f"{jupyterlab}/lab/tree/notebooks/05_live_colorization.ipynb")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+            # Kernel ready, then a clean slate: clear the committed outputs and run every cell.
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
+            page.click(".jp-Notebook .jp-Cell >> nth=0")
+            page.click("li.lm-MenuBar-item:has-text('Edit')")
+            page.click("li.lm-Menu-item[data-command='editmenu:clear-all']")
+            page.click("li.lm-MenuBar-item:has-text('Run')")
+            page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+            # The app's Upload button appears once its cell has run.
+            button = page.locator(".jp-OutputArea button:has-text('Upload')").first
+            button.wait_for(state="visible")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-OutputArea img')].some(i => i.naturalWidth > 0)"
+            )
+            with page.expect_file_chooser() as chooser:
+                button.click()
+            chooser.value.set_files(str(photo))
+            # The colorized upload: an image exactly the uploaded size, with pixels.
+            page.wait_for_function(
+                "([w, h]) => [...document.querySelectorAll('.jp-OutputArea img')]"
+                ".filter(i => i.naturalWidth === w && i.naturalHeight === h).length >= 2",
+                arg=[width, height],
+            )
+            page.wait_for_selector(f"text=my_photo.png: {width}x{height}")
+            page.locator(f"text=my_photo.png: {width}x{height}").scroll_into_view_if_needed()
+            assert page.locator("a[download='my_photo_colorized.png']").count() == 1
+            page.screenshot(path=str(screenshot), full_page=False)
+        except Exception:
+            # Keep the evidence: what the page showed when the step failed.
+            page.screenshot(path=str(SCREENSHOT_DIR / "browser_failure.png"), full_page=False)
+            raise
+        finally:
+            browser.close()
+    assert screenshot.is_file() and screenshot.stat().st_size > 10_000

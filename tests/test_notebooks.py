@@ -1,0 +1,147 @@
+"""The lessons run top to bottom and produce what they promise.
+
+* papermill runs every notebook with small parameters (output to a temp folder,
+  working directory ``notebooks/``), so a broken lesson fails with the cell that broke;
+* nbval re-executes the committed notebooks and compares their saved outputs
+  (images, progress bars and model-dependent numbers excepted; see
+  ``tests/nbval_sanitize.cfg`` and the ``# NBVAL_IGNORE_OUTPUT`` cells).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from notebook_support import LESSONS, NOTEBOOKS, ROOT, SANITIZE, demo_checkpoint, outputs_text  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+EXPECTED = [
+    "01_lab_color_space.ipynb",
+    "02_architecture.ipynb",
+    "03_training.ipynb",
+    "04_results.ipynb",
+    "05_live_colorization.ipynb",
+]
+
+
+def run_notebook(name: str, out_dir: Path, **parameters) -> nbformat.NotebookNode:
+    import papermill
+
+    output = out_dir / name
+    papermill.execute_notebook(
+        str(NOTEBOOKS / name),
+        str(output),
+        parameters=parameters,
+        cwd=str(NOTEBOOKS),
+        kernel_name="python3",
+        progress_bar=False,
+        execution_timeout=600,
+    )
+    return nbformat.read(output, as_version=4)
+
+
+def test_the_five_lessons_are_there_in_order():
+    assert LESSONS == EXPECTED
+
+
+def test_committed_notebooks_are_executed_with_outputs_and_no_errors():
+    for name in EXPECTED:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.get("execution_count") for c in code), f"{name}: has cells that were never run"
+        errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{name}: committed with an error output: {errors[0].get('ename')}"
+        assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs), f"{name}: no figure"
+        assert "Exercises" in nb.cells[-1].source, f"{name}: should end with exercises"
+
+
+def test_committed_outputs_hold_no_machine_specific_paths():
+    for name in EXPECTED:
+        text = outputs_text(nbformat.read(NOTEBOOKS / name, as_version=4))
+        for marker in ("/work/", "/tmp/", "/root/", "/home/"):
+            assert marker not in text, f"{name}: output mentions {marker}"
+
+
+def test_lesson_1_lab_round_trip_is_lossless(tmp_path, demo_checkpoint):
+    nb = run_notebook("01_lab_color_space.ipynb", tmp_path)
+    text = outputs_text(nb)
+    assert "largest round-trip error (0-255 units): 0" in text
+    assert "agrees with skimage.color.rgb2lab to 1e-3 Lab units: True" in text
+    assert "gray-baseline PSNR" in text
+
+
+def test_lesson_2_counts_stages_and_recognises_the_gray_cat(tmp_path, demo_checkpoint):
+    nb = run_notebook("02_architecture.ipynb", tmp_path)
+    text = outputs_text(nb)
+    assert "chelsea (grayscale)  top-5: Egyptian cat" in text
+    assert "coffee (grayscale)   top-5: espresso" in text
+    assert "(1, 256, 28, 28)" in text and "GFLOPs" in text
+    assert "ab output  (1, 2, 224, 224)" in text
+
+
+def test_lesson_3_trains_and_saves_a_loadable_checkpoint(tmp_path, demo_checkpoint):
+    from colorlab.infer import load_model
+
+    checkpoint = tmp_path / "lesson3.pt"
+    nb = run_notebook(
+        "03_training.ipynb", tmp_path, epochs=1, repeats=1, batch_size=5, image_size=32, output_path=str(checkpoint)
+    )
+    assert checkpoint.is_file()
+    assert "exists: True" in outputs_text(nb)
+    assert "epochs: 1 | steps: 2" in outputs_text(nb)
+    model = load_model(checkpoint, "cpu")
+    assert model.config.backbone == "efficientnet_lite0"
+
+
+def test_lesson_4_writes_the_metrics_table(tmp_path, demo_checkpoint):
+    metrics = tmp_path / "metrics.json"
+    nb = run_notebook(
+        "04_results.ipynb",
+        tmp_path,
+        checkpoint=str(demo_checkpoint),
+        eval_size=64,
+        network_size=64,
+        metrics_path=str(metrics),
+    )
+    result = json.loads(metrics.read_text())
+    assert result["n"] == 10 and result["size"] == 64
+    for key in ("model_psnr", "gray_psnr", "model_ssim", "gray_ssim", "model_colorfulness", "true_colorfulness"):
+        assert key in result["mean"]
+    text = outputs_text(nb)
+    assert "PSNR (dB)" in text and "worst three:" in text
+
+
+def test_lesson_5_builds_the_app_and_reports_bad_files(tmp_path, demo_checkpoint):
+    nb = run_notebook("05_live_colorization.ipynb", tmp_path)
+    text = outputs_text(nb)
+    assert "input (300, 451, 3) -> result (300, 451, 3)" in text
+    assert "notes.txt: not an image" in text
+    assert "Traceback" not in text
+
+
+def test_committed_notebooks_reproduce_their_outputs_under_nbval(demo_checkpoint):
+    """`pytest --nbval` over notebooks/, in a subprocess so it is part of the one test command."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        "--nbval-cell-timeout=600",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-o",
+        "addopts=",
+        str(NOTEBOOKS),
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, f"nbval failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
