@@ -95,18 +95,19 @@ def evaluate(
 
     ``images`` is a mapping ``{name: image}`` or a sequence (named by
     position). Each is center-cropped to its short side and resized to
-    ``size x size`` first. Returns ``{"per_image": {name: {...}}, "mean":
+    ``size x size`` first; the network sees it at ``network_size`` (default:
+    :data:`colorlab.infer.DEFAULT_SIZE`, as :func:`colorize`). Returns ``{"per_image": {name: {...}}, "mean":
     {...}, "n": count}``; the keys of each record are ``model_psnr``,
     ``gray_psnr``, ``model_ssim``, ``gray_ssim``, ``model_colorfulness``,
     ``gray_colorfulness`` and ``true_colorfulness``.
     """
-    from .infer import colorize
+    from .infer import DEFAULT_SIZE, colorize
 
     items = images.items() if isinstance(images, Mapping) else ((str(i), im) for i, im in enumerate(images))
     per_image: dict[str, dict[str, float]] = {}
     for name, image in items:
         truth = center_crop_resize(load_image(image), size)
-        pred = colorize(truth, model, size=network_size or size)
+        pred = colorize(truth, model, size=network_size or DEFAULT_SIZE)
         gray = gray_baseline(truth)
         rec: dict[str, float] = {}
         for who, img in (("model", pred), ("gray", gray)):

@@ -389,8 +389,8 @@ def comparison_grid(
             ax.set_title(f"{name}: {col}")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_xlabel(notes[r] if notes is not None and c == 1 else "x")
-            ax.set_ylabel("y")
+            if notes is not None and c == 1:
+                ax.set_xlabel(notes[r])
     fig.suptitle(title)
     fig.tight_layout()
     return fig
