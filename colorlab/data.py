@@ -12,6 +12,7 @@ the trainer warns once per file.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import warnings
@@ -30,6 +31,7 @@ __all__ = [
     "ImageSource",
     "find_images",
     "load_image",
+    "load_image_bytes",
     "to_rgb",
     "is_grayscale",
     "sample_images",
@@ -153,24 +155,46 @@ def load_image(source: ImageSource, *, max_side: int | None = None, gray_ok: boo
     if isinstance(source, Image.Image):
         return np.asarray(to_rgb(source, keep_gray=gray_ok))
     path = Path(source)
-    img = _open(path)
+    return _decode(_open(path), path, max_side, gray_ok)
+
+
+def load_image_bytes(content: bytes, name: str = "<upload>", *, gray_ok: bool = False) -> np.ndarray:
+    """Decode an image file held in memory (e.g. an upload) like :func:`load_image` decodes a path.
+
+    ``name`` is used in the one-line :class:`ImageLoadError` for unusable bytes.
+    """
+    if not content:
+        raise ImageLoadError(name, "empty file (0 bytes)")
+    try:
+        img = Image.open(io.BytesIO(content))
+    except UnidentifiedImageError:
+        raise ImageLoadError(name, "not an image PIL can read (unknown or corrupt format)") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(name, f"refused as a decompression bomb ({exc})") from None
+    except OSError as exc:
+        raise ImageLoadError(name, f"cannot open ({exc})") from None
+    return _decode(img, name, None, gray_ok)
+
+
+def _decode(img: Image.Image, label: Any, max_side: int | None, gray_ok: bool) -> np.ndarray:
+    """Decode an opened image (closing it) into RGB (or gray) uint8, errors as :class:`ImageLoadError`."""
     try:
         with img:
             if max_side is not None and img.format == "JPEG":
                 img.draft("RGB", (max_side, max_side))
             img.load()
             if img.width < 1 or img.height < 1:
-                raise ImageLoadError(path, f"image has no pixels ({img.width}x{img.height})")
-            return np.asarray(to_rgb(img, path, keep_gray=gray_ok))
+                raise ImageLoadError(label, f"image has no pixels ({img.width}x{img.height})")
+            return np.asarray(to_rgb(img, label, keep_gray=gray_ok))
     except ImageLoadError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(path, f"refused as a decompression bomb ({exc})") from None
+        raise ImageLoadError(label, f"refused as a decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__
-        if "truncated" in reason.lower():
+        if "truncated" in reason.lower() or "broken data stream" in reason.lower():
             reason = f"truncated or corrupt image data ({reason})"
-        raise ImageLoadError(path, reason) from None
+        raise ImageLoadError(label, reason) from None
 
 
 def _array_to_rgb(arr: np.ndarray) -> np.ndarray:

@@ -23,10 +23,10 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .color import lab_to_rgb
-from .data import SAMPLE_PHOTOS, ImageLoadError, load_image
+from .data import SAMPLE_PHOTOS, ImageLoadError, load_image_bytes
 from .metrics import gray_baseline
 
 __all__ = ["ColorizeApp", "ab_picker", "png_bytes", "find_checkpoints"]
@@ -64,24 +64,6 @@ def find_checkpoints(folders: tuple[str | os.PathLike[str], ...] = ("runs", "../
             for p in sorted(folder.glob("*.pt")):
                 found.setdefault(p.name, p)
     return found
-
-
-def _decode_upload(name: str, content: bytes) -> np.ndarray:
-    """Uploaded file bytes -> ``(H, W, 3)`` uint8, or :class:`ImageLoadError` with a one-line reason."""
-    if not content:
-        raise ImageLoadError(name, "empty file (0 bytes)")
-    try:
-        with Image.open(io.BytesIO(content)) as img:
-            img.load()
-            return load_image(img)
-    except UnidentifiedImageError:
-        raise ImageLoadError(name, "not an image PIL can read (unknown or corrupt format); try a JPEG or PNG") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(name, f"refused as a decompression bomb ({exc})") from None
-    except ImageLoadError as exc:
-        raise ImageLoadError(name, exc.reason) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageLoadError(name, f"truncated or corrupt image data ({exc})") from None
 
 
 class ColorizeApp(widgets.VBox):
@@ -166,7 +148,7 @@ class ColorizeApp(widgets.VBox):
     def load_bytes(self, name: str, content: bytes) -> None:
         """Use an uploaded file; a file that is not an image shows a message instead."""
         try:
-            rgb = _decode_upload(name, content)
+            rgb = load_image_bytes(content, name)
         except ImageLoadError as exc:
             self._fail(str(exc))
             return

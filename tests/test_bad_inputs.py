@@ -1,10 +1,10 @@
 """Bad input, a matrix: every row is a file a student might hand colorlab.
 
 Each row is checked against the ``colorize`` API, the ``colorlab colorize``
-CLI and the training data path (``ColorDataset`` and the ``Trainer``). Valid
-images come back at their exact (EXIF-rotated) size; invalid ones give one
-line naming the file and the reason, and a batch goes on. The widget app has
-no row here: ``colorlab/widgets.py`` does not exist yet.
+CLI, the training data path (``ColorDataset`` and the ``Trainer``) and the
+widget app's upload. Valid images come back at their exact (EXIF-rotated)
+size; invalid ones give one line naming the file and the reason, and a batch
+goes on.
 """
 
 from __future__ import annotations
@@ -387,3 +387,33 @@ def test_60_megapixel_image_bounded_memory(tmp_path):
     h, w, grown_mb = map(int, proc.stdout.split()[-3:])
     assert (h, w) == (7746, 7746)
     assert grown_mb < 450, f"colorize of a 60 MP image grew the peak memory by {grown_mb} MB"
+
+
+# --- the widget app (an upload carries bytes, so paths that are not files have no row) ----
+
+
+UPLOADABLE = [k for k in ROWS if k not in ("directory", "missing")]
+
+
+@pytest.fixture(scope="module")
+def app(checkpoint):
+    from colorlab.widgets import ColorizeApp
+
+    application = ColorizeApp(checkpoints={"tiny": checkpoint}, photo=None, size=16)
+    application.checkpoint.value = "tiny"
+    return application
+
+
+@pytest.mark.parametrize("row", UPLOADABLE)
+def test_widget_upload(row, files, app):
+    path = files[row]
+    kind, expected = ROWS[row][1]
+    app.result = None
+    app.load_bytes(path.name, path.read_bytes())
+    message = app.message.value
+    assert "Traceback" not in message
+    if kind == "ok":
+        assert app.result is not None and app.result.shape == (*expected, 3), message
+    else:
+        assert app.result is None
+        assert path.name in message and expected in message.lower(), message
