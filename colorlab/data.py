@@ -128,15 +128,19 @@ def _open(path: Path) -> Image.Image:
         raise ImageLoadError(path, "is a directory, not an image file; pass the files inside it")
     if path.stat().st_size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)")
+    return _pil_open(path, path)
+
+
+def _pil_open(fp: Any, label: Any) -> Image.Image:
+    """``Image.open`` (lazy: reads the header only), errors as :class:`ImageLoadError`."""
     try:
-        img = Image.open(path)
+        return Image.open(fp)
     except UnidentifiedImageError:
-        raise ImageLoadError(path, "not an image PIL can read (unknown or corrupt format)") from None
+        raise ImageLoadError(label, "not an image PIL can read (unknown or corrupt format)") from None
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(path, f"refused as a decompression bomb ({exc})") from None
+        raise ImageLoadError(label, f"refused as a decompression bomb ({exc})") from None
     except OSError as exc:
-        raise ImageLoadError(path, f"cannot open ({exc})") from None
-    return img
+        raise ImageLoadError(label, f"cannot open ({exc})") from None
 
 
 def load_image(source: ImageSource, *, max_side: int | None = None, gray_ok: bool = False) -> np.ndarray:
@@ -165,15 +169,7 @@ def load_image_bytes(content: bytes, name: str = "<upload>", *, gray_ok: bool = 
     """
     if not content:
         raise ImageLoadError(name, "empty file (0 bytes)")
-    try:
-        img = Image.open(io.BytesIO(content))
-    except UnidentifiedImageError:
-        raise ImageLoadError(name, "not an image PIL can read (unknown or corrupt format)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(name, f"refused as a decompression bomb ({exc})") from None
-    except OSError as exc:
-        raise ImageLoadError(name, f"cannot open ({exc})") from None
-    return _decode(img, name, None, gray_ok)
+    return _decode(_pil_open(io.BytesIO(content), name), name, None, gray_ok)
 
 
 def _decode(img: Image.Image, label: Any, max_side: int | None, gray_ok: bool) -> np.ndarray:
