@@ -263,6 +263,29 @@ def trainer_step(trainer: Trainer):
     return step
 
 
+def profile_steps(step, batch, device: torch.device, steps: int, top: int = 15) -> list[dict]:
+    """Where one model-only training step spends its time: the top ops by self time (device time on CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step(*batch)
+        sync(device)
+    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    events = [e for e in prof.key_averages() if getattr(e, attr, 0) > 0]
+    total = sum(getattr(e, attr) for e in events) or 1.0
+    events.sort(key=lambda e: getattr(e, attr), reverse=True)
+    rows = [
+        {"op": e.key, "self_ms_per_step": getattr(e, attr) / 1000 / steps, "share": getattr(e, attr) / total, "calls_per_step": e.count / steps}
+        for e in events[:top]
+    ]
+    print(f"profile of one {device.type} training step (top {top} by self {'device' if device.type == 'cuda' else 'CPU'} time):")
+    for r in rows:
+        print(f"  {r['share']:6.1%} {r['self_ms_per_step']:9.2f} ms  {r['op']}")
+    return rows
+
+
 def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> list[dict]:
     cached = CachedDataset(cache_path, size=args.size)
     trainer = make_trainer(args, backbone, device, cached)
@@ -273,6 +296,7 @@ def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> lis
     reset_memory(device)
     model_only, first = time_steps(step, iter(lambda: (l_syn, ab_syn), None), args.warmup, args.steps, args.batch_size, device)
     mem_model = peak_memory_gb(device)
+    top = profile_steps(step, (l_syn, ab_syn), device, args.profile_steps) if args.profile_steps else None
     reset_memory(device)
     e2e, _ = time_steps(step, cycle(lambda epoch: trainer.iter_batches(epoch)), args.warmup, args.steps, args.batch_size, device)
     mem_e2e = peak_memory_gb(device)
@@ -288,6 +312,7 @@ def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> lis
             "peak_memory_gb_model_only": mem_model,
             "peak_memory_gb_end_to_end": mem_e2e,
             "compile_s": first if trainer.compile else None,
+            "profile_top": top,
         }
     ]
     if not args.skip_folder:
@@ -377,6 +402,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--memory-batches", default=None, help="batch sizes for the memory sweep (default: 16,64,128 on CUDA, none on the CPU)")
     p.add_argument("--skip-folder", action="store_true", help="skip the fast_folder measurement")
     p.add_argument("--workdir", default=None, help="where to put the JPEGs and the cache (default: a temporary folder)")
+    p.add_argument("--profile-steps", type=int, default=3, help="profile this many fast-path steps (0: no profile)")
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/train_throughput-<device>.json)")
     args = p.parse_args(argv)
     cuda = args.device.startswith("cuda")

@@ -15,29 +15,13 @@ LESSONS = sorted(p.name for p in NOTEBOOKS.glob("0*.ipynb"))
 
 
 @pytest.fixture(scope="session")
-def demo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The bundled demo model; while it is not there, a stand-in with untrained weights.
-
-    The stand-in is exported through ``COLORLAB_PRETRAINED`` so that notebooks,
-    kernels and servers started by the tests find it too.
-    """
+def demo_checkpoint() -> Iterator[Path]:
+    """The bundled demo model (``data/``), which the notebooks and the app load."""
     from colorlab.infer import pretrained_path
 
     path = pretrained_path()
-    if path.is_file():
-        yield path
-        return
-    import torch
-
-    from colorlab.model import build_model
-    from colorlab.train import save_checkpoint
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("demo") / "stand-in-demo.pt"
-    save_checkpoint(path, build_model())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COLORLAB_PRETRAINED", str(path))
-        yield path
+    assert path.is_file(), f"{path}: the demo model is missing"
+    yield path
 
 
 def outputs_text(nb) -> str:

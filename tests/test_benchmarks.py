@@ -45,6 +45,9 @@ def test_train_throughput_tiny_cpu(tmp_path):
     assert configs["naive"]["precision"] == "fp32" and not configs["fast"]["compile"]  # CPU: no compile by default
     assert r["summary"]["fast_over_naive_end_to_end"]["none"] > 0
     assert r["memory"] == []  # the memory sweep is CUDA-only
+    top = configs["fast"]["profile_top"]
+    assert top and all(t["self_ms_per_step"] > 0 and 0 < t["share"] <= 1 for t in top)
+    assert any("conv" in t["op"] for t in top)  # a training step of a conv net is conv-bound
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_support import NOTEBOOKS, ROOT, demo_checkpoint, in_ci, photo_png_bytes  # noqa: F401
+from notebook_support import NOTEBOOKS, ROOT, demo_checkpoint, in_ci  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -119,9 +119,14 @@ def jupyterlab(tmp_path, demo_checkpoint):
 def test_lesson_5_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    photo = tmp_path / "my_photo.png"
-    photo.write_bytes(photo_png_bytes(*UPLOAD_SIZE))
+    from PIL import Image
+
+    from colorlab.data import sample_images
+
     height, width = UPLOAD_SIZE
+    photo = tmp_path / "my_photo.png"
+    # an old black-and-white photo, as a learner would upload it (a held-out photo, never trained on)
+    Image.fromarray(sample_images(["china"])["china"]).convert("L").resize((width, height)).save(photo)
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     screenshot = SCREENSHOT_DIR / "browser_final.png"
 
