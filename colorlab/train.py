@@ -108,6 +108,20 @@ class TrainConfig:
         return asdict(self)
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; /proc tells without touching it (Linux)
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     """Write ``obj`` next to ``path`` and rename over it: the old file stays until the new one is whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +131,7 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -114,3 +114,14 @@ def test_cosine_schedule_decays_to_one_percent(tmp_path, photos):
     trainer = _tiny_trainer(tmp_path, photos, lr=1.0, lr_schedule="cosine")
     assert trainer._lr_at(0, 100) == pytest.approx(1.0)
     assert trainer._lr_at(100, 100) == pytest.approx(0.01)
+
+
+def test_checkpoint_gets_ordinary_file_permissions(tmp_path, tiny_net):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "m.pt", tiny_net)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
