@@ -80,8 +80,8 @@ def _check(results: list[dict], n_items: int) -> None:
     assert r0["history"][-1]["val_psnr"] == pytest.approx(r1["history"][-1]["val_psnr"])
 
 
-def test_ddp_two_processes_folder_and_cached_dataset(tmp_path):
-    """One spawn (process start-up is the slow part), two runs: a folder-style dataset, then a cache."""
+def _photo_cache(tmp_path: Path, size: int) -> Path:
+    """Ten colourful PNGs in ``tmp_path/photos`` and their cache in ``tmp_path/cache``."""
     from PIL import Image
 
     from colorlab.cache import prepare
@@ -90,7 +90,12 @@ def test_ddp_two_processes_folder_and_cached_dataset(tmp_path):
     photos.mkdir()
     for i, p in enumerate(_photos(10)):
         Image.fromarray(p).save(photos / f"p{i}.png")
-    cache = prepare(photos, tmp_path / "cache", size=40, workers=1, progress=False)
+    return prepare(photos, tmp_path / "cache", size=size, workers=1, progress=False)
+
+
+def test_ddp_two_processes_folder_and_cached_dataset(tmp_path):
+    """One spawn (process start-up is the slow part), two runs: a folder-style dataset, then a cache."""
+    cache = _photo_cache(tmp_path, size=40)
     runs = [(str(tmp_path / "folder"), None), (str(tmp_path / "cached"), str(cache))]
     for out, _ in runs:
         Path(out).mkdir()
@@ -113,15 +118,7 @@ def _free_port() -> int:
 
 def test_torchrun_cli_on_cpu(tmp_path):
     """``torchrun --nproc_per_node=2 -m colorlab train`` on a cache: one checkpoint, one final message."""
-    from PIL import Image
-
-    from colorlab.cache import prepare
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i, p in enumerate(_photos(10)):
-        Image.fromarray(p).save(photos / f"p{i}.png")
-    cache = prepare(photos, tmp_path / "cache", size=32, workers=1, progress=False)
+    cache = _photo_cache(tmp_path, size=32)
     ckpt = tmp_path / "run.pt"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
     cmd = [
