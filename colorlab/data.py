@@ -326,13 +326,17 @@ def split_items(
     return train, val, test
 
 
+def _center_box(w: int, h: int) -> tuple[int, int, int, int]:
+    """The largest centred square of a ``w x h`` image, as a PIL box."""
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    return (left, top, left + s, top + s)
+
+
 def center_crop_resize(image: np.ndarray, size: int) -> np.ndarray:
     """Center crop to the short side, resize to ``size x size`` (the usual evaluation protocol)."""
-    h, w = image.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    pil = Image.fromarray(image[top : top + s, left : left + s])
-    return np.asarray(pil.resize((size, size), Image.BICUBIC, reducing_gap=3.0))
+    box = _center_box(image.shape[1], image.shape[0])
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BICUBIC, box=box, reducing_gap=3.0))
 
 
 def _random_crop_box(w: int, h: int, rng: np.random.Generator, scale: tuple[float, float], ratio: tuple[float, float]):
@@ -346,8 +350,7 @@ def _random_crop_box(w: int, h: int, rng: np.random.Generator, scale: tuple[floa
             x = int(rng.integers(0, w - cw + 1))
             y = int(rng.integers(0, h - ch + 1))
             return (x, y, x + cw, y + ch)
-    s = min(w, h)
-    return ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+    return _center_box(w, h)
 
 
 class ColorDataset(torch.utils.data.Dataset):
@@ -432,8 +435,7 @@ class ColorDataset(torch.utils.data.Dataset):
         if self.augment:
             box = _random_crop_box(img.width, img.height, rng, self.scale, self.ratio)
         else:
-            s = min(img.width, img.height)
-            box = ((img.width - s) // 2, (img.height - s) // 2, (img.width - s) // 2 + s, (img.height - s) // 2 + s)
+            box = _center_box(img.width, img.height)
         crop = img.resize((self.size, self.size), Image.BILINEAR, box=box, reducing_gap=2.0)
         arr = np.asarray(crop)
         if self.augment and rng.random() < 0.5:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .color import lab_to_rgb, rgb_to_l
+from .color import lab_to_rgb_uint8, rgb_uint8_to_l
 from .data import ImageSource, center_crop_resize, load_image
 
 __all__ = ["psnr", "ssim", "colorfulness", "gray_baseline", "evaluate", "format_table", "EVAL_SIZE"]
@@ -74,10 +74,10 @@ def colorfulness(image: np.ndarray) -> float:
 
 def gray_baseline(image: np.ndarray) -> np.ndarray:
     """The colorization that predicts ``a = b = 0``: the photo's own lightness, as RGB uint8."""
-    t = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div_(255.0)
-    L = rgb_to_l(t)
-    lab = torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1)
-    return lab_to_rgb(lab)[0].permute(1, 2, 0).mul_(255.0).round_().to(torch.uint8).numpy()
+    L = rgb_uint8_to_l(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None])[0, 0].numpy()
+    lab = np.zeros((*L.shape, 3), dtype=np.float32)
+    lab[..., 0] = L
+    return lab_to_rgb_uint8(lab)
 
 
 def _scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:

@@ -145,3 +145,17 @@ def test_skipped_files_warn_once_per_file():
 def test_unknown_sample_photo_lists_the_known_ones():
     with pytest.raises(KeyError, match="coffee"):
         sample_images(["nope"])
+
+
+def test_load_image_bytes_decodes_like_a_file_and_names_bad_uploads(tmp_path, photos):
+    import io
+
+    from colorlab.data import load_image_bytes
+
+    buf = io.BytesIO()
+    Image.fromarray(photos["coffee"]).save(buf, "PNG")
+    assert np.array_equal(load_image_bytes(buf.getvalue(), "coffee.png"), photos["coffee"])
+    with pytest.raises(ImageLoadError, match=r"upload\.jpg: not an image"):
+        load_image_bytes(b"plain text", "upload.jpg")
+    with pytest.raises(ImageLoadError, match=r"empty\.png: empty file"):
+        load_image_bytes(b"", "empty.png")
