@@ -34,8 +34,14 @@ What it guarantees:
   at ``root/<archive name>`` and re-run; it will then be verified and
   extracted without any network access.
 
-Known limitation: two processes downloading the same archive into the same
-``root`` at the same time are not coordinated (no lock file).
+* **Bounded.** An archive that would unpack to more than
+  :data:`MAX_EXPANSION` times its own size (at least 1 GiB) is refused as a
+  decompression bomb (``max_unpacked_bytes`` changes the limit), and so is
+  one that would not fit in the free disk space. Both are checked before a
+  member is written, from the sizes the archive declares.
+* **One download at a time.** Processes downloading the same archive into the
+  same ``root`` take turns through a lock file (``root/.<archive>.lock``,
+  POSIX ``flock``); the second finds the first one's folder and returns it.
 """
 
 from __future__ import annotations
@@ -49,8 +55,10 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
+import sys
 import urllib.request
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Iterator
@@ -63,6 +71,7 @@ __all__ = [
     "ChecksumError",
     "DatasetSpec",
     "DownloadError",
+    "MAX_EXPANSION",
     "UnsafeArchiveError",
     "download",
 ]
@@ -75,6 +84,11 @@ _USER_AGENT = "colorlab-download/1 (+python urllib)"
 # Module-level switch so that tests can exercise the explicit checks alone.
 _HAS_DATA_FILTER: bool = hasattr(tarfile, "data_filter")
 _TAR_FILTER_ERROR: type[BaseException] | tuple[()] = getattr(tarfile, "FilterError", ())
+#: Refuse an archive that unpacks to more than this many times its own size (a
+#: decompression bomb). Photo datasets hold JPEGs, which do not compress further:
+#: they unpack to about their archive's size.
+MAX_EXPANSION = 100
+_MIN_UNPACKED_LIMIT = 1 << 30  # small archives may always unpack to 1 GiB
 _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "md5": re.compile(r"[0-9a-f]{32}")}
 
 
@@ -181,6 +195,7 @@ def download(
     extract: bool = True,
     timeout: float = 30.0,
     progress: bool = True,
+    max_unpacked_bytes: int | None = None,
 ) -> Path:
     """Download (resumably), verify and safely extract an archive.
 
@@ -199,6 +214,9 @@ def download(
             name is not nested twice.
         timeout: Socket timeout in seconds for connecting and for each read.
         progress: Show a tqdm progress bar.
+        max_unpacked_bytes: Refuse to unpack more than this many bytes. The
+            default is :data:`MAX_EXPANSION` times the archive's size, and at
+            least 1 GiB.
 
     Returns:
         The extracted folder, or the archive path when ``extract=False``.
@@ -210,8 +228,11 @@ def download(
             (then re-running the same call resumes it).
         ChecksumError: The file does not match the expected digest (it is
             deleted).
-        UnsafeArchiveError: The archive tries to write outside its folder or
-            holds special files (nothing is extracted).
+        UnsafeArchiveError: The archive tries to write outside its folder,
+            holds special files, or would unpack to more than
+            ``max_unpacked_bytes`` (nothing is kept extracted).
+        OSError: The unpacked files would not fit in the free disk space
+            (``errno.ENOSPC``; nothing is kept extracted).
         ValueError: Unknown dataset name, non-http(s) URL, malformed digest,
             or an unrecognised archive type with ``extract=True``.
     """
@@ -234,18 +255,59 @@ def download(
     if extract and target.is_dir():
         return target
 
-    if archive.is_file():
-        _verify(archive, expected, shown_as=archive)
-    else:
-        part = archive.with_name(archive.name + ".part")
-        _fetch(spec.url, part, archive, timeout=timeout, progress=progress)
-        _verify(part, expected, shown_as=archive)
-        os.replace(part, archive)
+    with _locked(root_dir / f".{spec.archive_name}.lock"):
+        if extract and target.is_dir():  # another process made it while we waited
+            return target
+        if archive.is_file():
+            _verify(archive, expected, shown_as=archive)
+        else:
+            part = archive.with_name(archive.name + ".part")
+            _fetch(spec.url, part, archive, timeout=timeout, progress=progress)
+            _verify(part, expected, shown_as=archive)
+            os.replace(part, archive)
 
-    if not extract:
-        return archive
-    _extract(archive, target)
-    return target
+        if not extract:
+            return archive
+        limit = max_unpacked_bytes
+        if limit is None:
+            limit = max(MAX_EXPANSION * archive.stat().st_size, _MIN_UNPACKED_LIMIT)
+        _extract(archive, target, limit)
+        return target
+
+
+@contextmanager
+def _locked(lock: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock`` (created, and removed afterwards).
+
+    The file is removed while still locked; a process that was waiting on the
+    removed file sees that the path no longer names what it locked and tries
+    again, so two processes never both believe they hold the lock. Without
+    ``fcntl`` (Windows) there is no lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    while True:
+        fh = open(lock, "a+b")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{lock.parent}: another process is downloading {lock.name[1:-5]} here; waiting for it", file=sys.stderr)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            same = os.path.samestat(os.fstat(fh.fileno()), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        fh.close()
 
 
 # ------------------------------------------------------------------ resolution
@@ -471,7 +533,44 @@ def _check_tar_member(archive: Path, member: tarfile.TarInfo, dest: str) -> None
             raise UnsafeArchiveError(archive, name, f"is a {kind} to {link!r}, outside the destination")
 
 
-def _extract_tar(archive: Path, dest: Path) -> None:
+class _SizeBudget:
+    """Counts the bytes an archive declares and refuses a bomb or a full disk before they are written."""
+
+    def __init__(self, archive: Path, dest: Path, limit: int) -> None:
+        self.archive, self.limit, self.total = archive, limit, 0
+        self.dest = dest
+        self.free = shutil.disk_usage(dest).free
+
+    def add(self, member: str, size: int) -> None:
+        self.total += max(0, size)
+        if self.total > self.limit:
+            raise UnsafeArchiveError(
+                self.archive,
+                member,
+                f"takes the unpacked size past {_human(self.limit)} ({MAX_EXPANSION}x the archive, or "
+                "max_unpacked_bytes), as a decompression bomb would; if you trust this archive, pass "
+                "a larger max_unpacked_bytes",
+            )
+        if self.total > self.free:
+            import errno
+
+            raise OSError(
+                errno.ENOSPC,
+                f"{self.archive}: unpacking needs more than the {_human(self.free)} free in {self.dest.parent}; "
+                "free some space (or download to another root) and re-run",
+            )
+
+
+def _human(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def _extract_tar(archive: Path, dest: Path, budget: _SizeBudget) -> None:
     real_dest = os.path.realpath(dest)
     with tarfile.open(archive, "r:*") as tar:
 
@@ -479,6 +578,8 @@ def _extract_tar(archive: Path, dest: Path) -> None:
             # Lazily, so each member is checked against what is already on disk.
             for member in tar:
                 _check_tar_member(archive, member, real_dest)
+                if member.isfile():
+                    budget.add(member.name, member.size)
                 yield member
 
         if _HAS_DATA_FILTER:
@@ -494,24 +595,26 @@ def _extract_tar(archive: Path, dest: Path) -> None:
             raise UnsafeArchiveError(archive, member, f"was refused by tarfile's data filter ({err})") from err
 
 
-def _extract_zip(archive: Path, dest: Path) -> None:
+def _extract_zip(archive: Path, dest: Path, budget: _SizeBudget) -> None:
     real_dest = os.path.realpath(dest)
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
         for info in infos:  # check everything before writing anything
             _check_member_path(archive, info.filename, real_dest)
+            budget.add(info.filename, info.file_size)  # zipfile never writes more than this
         zf.extractall(real_dest, members=infos)
 
 
-def _extract(archive: Path, target: Path) -> None:
+def _extract(archive: Path, target: Path, max_unpacked_bytes: int) -> None:
     """Extract into a temporary sibling of ``target`` and rename it into place."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".extracting", dir=target.parent))
     try:
         os.chmod(tmp, 0o755)
+        budget = _SizeBudget(archive, tmp, max_unpacked_bytes)
         if _archive_suffix(archive.name) == ".zip":
-            _extract_zip(archive, tmp)
+            _extract_zip(archive, tmp, budget)
         else:
-            _extract_tar(archive, tmp)
+            _extract_tar(archive, tmp, budget)
         entries = list(tmp.iterdir())
         only = entries[0] if len(entries) == 1 else None
         if only is not None and only.name == target.name and only.is_dir() and not only.is_symlink():

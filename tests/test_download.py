@@ -11,6 +11,7 @@ import re
 import socket
 import tarfile
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ class ServerState:
     cut_after: int | None = None  # one-shot: send only this many body bytes, then close
     ignore_range: bool = False
     not_found: bool = False
+    delay: float = 0.0  # seconds to wait before sending a body (to make downloads overlap)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
 
     def hits(self, path: str) -> int:
@@ -71,6 +73,8 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
         body = data[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if state.delay:
+            time.sleep(state.delay)
         if state.cut_after is not None:
             cut, state.cut_after = state.cut_after, None
             self.wfile.write(body[:cut])
@@ -435,3 +439,86 @@ def test_safe_internal_symlink_is_extracted(server, tmp_path):
     out = download(f"{base}/links.tar.gz", tmp_path, sha256=sha(blob), progress=False)
     assert (out / "d" / "alias.txt").is_symlink()
     assert (out / "d" / "alias.txt").read_bytes() == b"data"
+
+
+# ------------------------------------------------------------ bombs, disk, lock
+
+
+def bomb(kind: str, unpacked: int) -> bytes:
+    zeros = b"\0" * unpacked
+    if kind == "zip":
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("bomb/zeros.bin", zeros)
+        return buf.getvalue()
+    return make_tar({"bomb/zeros.bin": zeros})
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_decompression_bomb_is_refused_before_it_is_written(server, tmp_path, monkeypatch, kind):
+    state, base = server
+    monkeypatch.setattr(dl, "_MIN_UNPACKED_LIMIT", 0)  # judge the 4 MB test bomb by the expansion rule alone
+    blob = bomb(kind, 4_000_000)
+    ratio = 4_000_000 / len(blob)
+    assert ratio > dl.MAX_EXPANSION  # zeros compress far more than 100x
+    state.files[f"/bomb.{kind}"] = blob
+    root = tmp_path / "dl"
+    with pytest.raises(UnsafeArchiveError, match=r"decompression bomb.*max_unpacked_bytes") as info:
+        download(f"{base}/bomb.{kind}", root, sha256=sha(blob), progress=False)
+    assert info.value.member == "bomb/zeros.bin"
+    assert all_paths(root) == {f"bomb.{kind}"}  # the verified archive, nothing unpacked, no lock left
+    # The way out: a caller who trusts the archive raises the limit.
+    out = download(f"{base}/bomb.{kind}", root, sha256=sha(blob), progress=False, max_unpacked_bytes=5_000_000)
+    assert (out / "zeros.bin").stat().st_size == 4_000_000
+
+
+def test_an_ordinary_archive_passes_the_expansion_rule(server, tmp_path, monkeypatch):
+    state, base = server
+    monkeypatch.setattr(dl, "_MIN_UNPACKED_LIMIT", 0)
+    blob = make_tar(CONTENTS)  # random bytes: about 1x
+    state.files["/pack.tar.gz"] = blob
+    out = download(f"{base}/pack.tar.gz", tmp_path, sha256=sha(blob), progress=False)
+    assert tree(out) == {k.removeprefix("pack/"): v for k, v in CONTENTS.items()}
+
+
+def test_an_archive_larger_than_the_free_disk_space_is_refused_with_enospc(server, tmp_path, monkeypatch):
+    import errno
+    import shutil as sh
+
+    state, base = server
+    blob = make_tar(CONTENTS)
+    state.files["/pack.tar.gz"] = blob
+    real = sh.disk_usage
+    monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: real(p)._replace(free=100_000))
+    with pytest.raises(OSError, match="free some space") as info:
+        download(f"{base}/pack.tar.gz", tmp_path / "dl", sha256=sha(blob), progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert all_paths(tmp_path / "dl") == {"pack.tar.gz"}
+
+
+def test_two_downloads_into_one_root_take_turns_and_fetch_once(server, tmp_path, capfd):
+    state, base = server
+    blob = make_tar(CONTENTS)
+    state.files["/pack.tar.gz"] = blob
+    state.delay = 1.0  # the first transfer is still running when the second call starts
+    root = tmp_path / "dl"
+    results: list[Path | BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(download(f"{base}/pack.tar.gz", root, sha256=sha(blob), progress=False))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assert below
+            results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads[0].start()
+    time.sleep(0.3)
+    threads[1].start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 2 and all(isinstance(r, Path) for r in results), results
+    assert results[0] == results[1] == root / "pack"
+    assert state.hits("/pack.tar.gz") == 1
+    assert tree(root / "pack") == {k.removeprefix("pack/"): v for k, v in CONTENTS.items()}
+    assert "another process is downloading pack.tar.gz" in capfd.readouterr().err
+    assert all_paths(root) >= {"pack.tar.gz", "pack"} and not any(p.endswith(".lock") for p in all_paths(root))
