@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     t.add_argument("--loss", choices=("mse", "l1", "huber"), default="mse", help="mse is the paper's objective")
     t.add_argument("--min-scale", type=float, default=0.25, help="smallest random crop, as a fraction of the photo's area")
+    t.add_argument(
+        "--colorful-crops",
+        type=int,
+        default=1,
+        metavar="K",
+        help="take the most colourful of K random crops (favours coloured regions; not with a prepared cache)",
+    )
     t.add_argument("--exclude", default="", metavar="NAMES", help="with --data sample: comma-separated photos to hold out")
     t.add_argument("--backbone", default="efficientnet_lite0", help="efficientnet_lite0, inception_v3, inception_resnet_v2 or none")
     t.add_argument("--backbone-weights", default=None, metavar="FILE", help="local weights file for an inception backbone")
@@ -226,7 +233,13 @@ def _train(args: argparse.Namespace) -> int:
     from .cache import is_cache
     from .data import ColorDataset, sample_images, split_items, find_images
 
+    if args.colorful_crops < 1:
+        print(f"colorlab: --colorful-crops must be at least 1, got {args.colorful_crops}", file=sys.stderr)
+        return 2
     if args.data != "sample" and is_cache(args.data):
+        if args.colorful_crops > 1:
+            print("colorlab: --colorful-crops works on photo folders and the sample photos, not on a prepared cache", file=sys.stderr)
+            return 2
         train_set, val_set = _train_cached(args)
         return _fit(args, train_set, val_set)
     excluded = [n for n in args.exclude.split(",") if n]
@@ -246,7 +259,14 @@ def _train(args: argparse.Namespace) -> int:
         train_items, val_items = items, items  # too few photos to hold any out; see data/README.md
     else:
         train_items, val_items, _ = split_items(items, args.val_fraction, 0.0, args.seed)
-    train_set = ColorDataset(train_items, size=args.size, repeats=args.repeats, seed=args.seed, scale=(args.min_scale, 1.0))
+    train_set = ColorDataset(
+        train_items,
+        size=args.size,
+        repeats=args.repeats,
+        seed=args.seed,
+        scale=(args.min_scale, 1.0),
+        colorful_crops=args.colorful_crops,
+    )
     val_set = ColorDataset(val_items, size=args.size, augment=False) if val_items else None
     return _fit(args, train_set, val_set)
 

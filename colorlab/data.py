@@ -362,7 +362,10 @@ class ColorDataset(torch.utils.data.Dataset):
     horizontal flip; otherwise a center crop. The randomness is a pure function
     of ``(seed, epoch, index)``, so a resumed run sees the same data.
     ``repeats`` makes one epoch visit every item that many times (useful with
-    a handful of photos).
+    a handful of photos). With ``colorful_crops=k`` above 1, each random crop
+    is the most colourful (highest mean Lab chroma) of ``k`` candidate boxes:
+    training then sees more coloured regions and fewer gray walls and skies of
+    haze, a push against the washed-out colours an MSE model learns.
 
     ``__getitem__`` returns ``(image, index, None)`` or, for an unusable file,
     ``(None, index, reason)``; pair the loader with :func:`collate_skip_bad`.
@@ -379,9 +382,12 @@ class ColorDataset(torch.utils.data.Dataset):
         repeats: int = 1,
         seed: int = 0,
         skip_grayscale: bool = True,
+        colorful_crops: int = 1,
     ) -> None:
         if size < 8 or size % 8:
             raise ValueError(f"size must be a positive multiple of 8, got {size}")
+        if colorful_crops < 1:
+            raise ValueError(f"colorful_crops must be at least 1, got {colorful_crops}")
         if len(items) == 0:
             raise ValueError("ColorDataset got no images; check the folder or list you passed")
         self.items = list(items)
@@ -393,6 +399,8 @@ class ColorDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.epoch = 0
         self.skip_grayscale = skip_grayscale
+        self.colorful_crops = int(colorful_crops)
+        self._chroma_cache: dict[int, np.ndarray] = {}
         self._memory = [Image.fromarray(_array_to_rgb(it)) if isinstance(it, np.ndarray) else None for it in self.items]
 
     @classmethod
@@ -432,7 +440,11 @@ class ColorDataset(torch.utils.data.Dataset):
         if self.skip_grayscale and is_grayscale(np.asarray(img.reduce(max(1, min(img.size) // 64)))):
             return None, index, "grayscale photo (no colour to learn from), skipped"
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        if self.augment:
+        if self.augment and self.colorful_crops > 1:
+            boxes = [_random_crop_box(img.width, img.height, rng, self.scale, self.ratio) for _ in range(self.colorful_crops)]
+            table = self._chroma_table(i, img)
+            box = max(boxes, key=lambda b: _mean_in_box(table, b, img.width, img.height))
+        elif self.augment:
             box = _random_crop_box(img.width, img.height, rng, self.scale, self.ratio)
         else:
             box = _center_box(img.width, img.height)
@@ -441,6 +453,32 @@ class ColorDataset(torch.utils.data.Dataset):
         if self.augment and rng.random() < 0.5:
             arr = arr[:, ::-1]
         return torch.from_numpy(arr.copy()).permute(2, 0, 1), index, None
+
+    def _chroma_table(self, i: int, img: Image.Image) -> np.ndarray:
+        """Summed-area table of the Lab chroma of a <= 64 px thumbnail (kept for in-memory photos)."""
+        if i in self._chroma_cache:
+            return self._chroma_cache[i]
+        from .color import rgb_uint8_to_lab
+
+        thumb = img.copy()
+        thumb.thumbnail((64, 64), Image.BILINEAR)
+        lab = rgb_uint8_to_lab(np.asarray(thumb.convert("RGB")))
+        chroma = np.hypot(lab[..., 1], lab[..., 2]).astype(np.float64)
+        table = np.pad(chroma.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        if self._memory[i] is not None:
+            self._chroma_cache[i] = table
+        return table
+
+
+def _mean_in_box(table: np.ndarray, box: tuple[int, int, int, int], w: int, h: int) -> float:
+    """Mean of the thumbnail values under ``box`` (given in full-image pixels) from a summed-area table."""
+    th, tw = table.shape[0] - 1, table.shape[1] - 1
+    x0 = min(int(box[0] * tw / w), tw - 1)
+    y0 = min(int(box[1] * th / h), th - 1)
+    x1 = max(x0 + 1, min(tw, round(box[2] * tw / w)))  # at least one thumbnail pixel
+    y1 = max(y0 + 1, min(th, round(box[3] * th / h)))
+    total = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+    return float(total / ((x1 - x0) * (y1 - y0)))
 
 
 class SkippedFiles:

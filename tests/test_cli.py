@@ -60,6 +60,20 @@ def test_train_then_evaluate_from_the_command_line(tmp_path, photos, capsys):
     assert "colorfulness" in capsys.readouterr().out
 
 
+def test_train_colorful_crops_refuses_nonsense_and_a_prepared_cache(tmp_path, photos, capsys):
+    from colorlab.cache import prepare
+
+    assert main(["train", "--data", "sample", "--colorful-crops", "0"]) == 2
+    assert "--colorful-crops must be at least 1" in capsys.readouterr().err
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(photos["coffee"]).save(folder / "coffee.png")
+    prepare(folder, tmp_path / "cache", size=32, progress=False)
+    assert main(["train", "--data", str(tmp_path / "cache"), "--colorful-crops", "3", "--out", str(tmp_path / "r.pt")]) == 2
+    assert "not on a prepared cache" in capsys.readouterr().err
+    assert not (tmp_path / "r.pt").exists()
+
+
 def test_train_exclude_rejects_unknown_sample_names(capsys):
     assert main(["train", "--data", "sample", "--exclude", "nope", "--backbone", "none"]) == 2
     assert "nope" in capsys.readouterr().err

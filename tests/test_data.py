@@ -79,6 +79,48 @@ def test_augmentation_flips_horizontally_some_of_the_time():
     assert 5 < sum(increasing) < 35
 
 
+def half_gray_half_red() -> np.ndarray:
+    img = np.full((96, 192, 3), 128, np.uint8)
+    img[:, 96:] = (200, 30, 30)  # the right half is red, the left half gray
+    return img
+
+
+def red_fraction(crop: torch.Tensor) -> float:
+    r, g = crop[0].float(), crop[1].float()
+    return float(((r - g) > 100).float().mean())
+
+
+def test_colorful_crops_favour_the_coloured_part_of_a_photo():
+    img = half_gray_half_red()
+    kwargs = dict(size=16, scale=(0.05, 0.1), ratio=(1.0, 1.0), repeats=60, seed=3)
+    plain = ColorDataset([img], **kwargs)
+    picky = ColorDataset([img], colorful_crops=4, **kwargs)
+    plain_red = np.mean([red_fraction(plain[i][0]) for i in range(60)])
+    picky_red = np.mean([red_fraction(picky[i][0]) for i in range(60)])
+    assert 0.3 < plain_red < 0.7  # uniform crops: about half red
+    # The best of 4 is all gray only when all 4 fall on the gray half (1 in 16); crops across the edge are part red.
+    assert picky_red > 0.8 and picky_red > plain_red + 0.25
+    torch.testing.assert_close(picky[5][0], picky[5][0])  # still a pure function of (seed, epoch, index)
+
+
+def test_colorful_crops_on_files_and_k_1_is_the_plain_sampler(tmp_path):
+    from PIL import Image
+
+    img = half_gray_half_red()
+    Image.fromarray(img).save(tmp_path / "half.png")
+    kwargs = dict(size=16, scale=(0.05, 0.1), ratio=(1.0, 1.0), repeats=20, seed=1)
+    from_file = ColorDataset([tmp_path / "half.png"], colorful_crops=4, **kwargs)
+    in_memory = ColorDataset([img], colorful_crops=4, **kwargs)
+    for i in range(20):
+        torch.testing.assert_close(from_file[i][0], in_memory[i][0])
+    one = ColorDataset([img], colorful_crops=1, **kwargs)
+    default = ColorDataset([img], **kwargs)
+    for i in range(20):
+        torch.testing.assert_close(one[i][0], default[i][0])
+    with pytest.raises(ValueError, match="colorful_crops must be at least 1"):
+        ColorDataset([img], colorful_crops=0)
+
+
 def test_validation_dataset_takes_a_center_crop(photos):
     ds = ColorDataset([photos["coffee"]], size=64, augment=False)
     torch.testing.assert_close(ds[0][0], ds[0][0])
