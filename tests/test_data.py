@@ -30,6 +30,19 @@ def test_sample_images_are_the_bundled_colour_photos_and_need_no_network(photos)
         assert not is_grayscale(img), name
 
 
+def test_colorlabs_own_photos_load_from_data_photos_and_a_missing_one_says_where(monkeypatch, tmp_path):
+    import colorlab.data as data
+
+    own = [p for p in SAMPLE_PHOTOS if p.source.startswith("data/photos/")]
+    assert {p.name for p in own} == {"raccoon", "abbey"}
+    for p in own:
+        img = p.load()
+        assert img.shape == (600, 800, 3) and not is_grayscale(img), p.name
+    monkeypatch.setattr(data, "PHOTOS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="raccoon.jpg.*full checkout"):
+        own[0].load()
+
+
 def test_grayscale_photos_are_recognised():
     import skimage.data
 
