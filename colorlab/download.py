@@ -46,16 +46,17 @@ What it guarantees:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import os
 import re
 import shutil
+import sys
 import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
-import sys
 import urllib.request
 import zipfile
 from contextlib import contextmanager
@@ -552,8 +553,6 @@ class _SizeBudget:
                 "a larger max_unpacked_bytes",
             )
         if self.total > self.free:
-            import errno
-
             raise OSError(
                 errno.ENOSPC,
                 f"{self.archive}: unpacking needs more than the {_human(self.free)} free in {self.dest.parent}; "
@@ -562,12 +561,7 @@ class _SizeBudget:
 
 
 def _human(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+    return tqdm.format_sizeof(n, "B", 1024)
 
 
 def _extract_tar(archive: Path, dest: Path, budget: _SizeBudget) -> None:
