@@ -53,7 +53,8 @@ if str(ROOT) not in sys.path:
 from colorlab.cache import CachedDataset, prepare  # noqa: E402
 from colorlab.data import ColorDataset, find_images, sample_images  # noqa: E402
 from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
-from colorlab.train import TrainConfig, Trainer  # noqa: E402
+from colorlab.engine import TrainConfig, Trainer  # noqa: E402
+from colorlab.train import train_step  # noqa: E402
 
 SCHEMA_VERSION = 1
 
@@ -256,9 +257,11 @@ def make_trainer(args, backbone, device, train_data, batch_size=None) -> Trainer
 
 
 def trainer_step(trainer: Trainer):
+    """One step of the trainer's fast path: the core train_step on its (compiled) module, no host sync."""
+
     def step(l_net, ab):
-        if l_net is not None:
-            trainer.step_on(l_net, ab, check=False)
+        if len(l_net):
+            train_step(trainer.forward, trainer.optimizer, l_net, ab, loss=trainer.config.loss, autocast=trainer.precision.autocast)
 
     return step
 
@@ -290,7 +293,7 @@ def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> lis
     cached = CachedDataset(cache_path, size=args.size)
     trainer = make_trainer(args, backbone, device, cached)
     l_syn, ab_syn = (t.to(device) for t in synthetic)
-    if trainer.channels_last:
+    if trainer.precision.channels_last:
         l_syn = l_syn.contiguous(memory_format=torch.channels_last)
     step = trainer_step(trainer)
     reset_memory(device)
@@ -298,9 +301,9 @@ def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> lis
     mem_model = peak_memory_gb(device)
     top = profile_steps(step, (l_syn, ab_syn), device, args.profile_steps) if args.profile_steps else None
     reset_memory(device)
-    e2e, _ = time_steps(step, cycle(lambda epoch: trainer.iter_batches(epoch)), args.warmup, args.steps, args.batch_size, device)
+    e2e, _ = time_steps(step, cycle(lambda epoch: trainer.epoch_batches(epoch)), args.warmup, args.steps, args.batch_size, device)
     mem_e2e = peak_memory_gb(device)
-    precision = "bf16" if trainer.amp else "fp32"
+    precision = trainer.precision.name
     rows = [
         {
             "config": "fast",
@@ -320,7 +323,7 @@ def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> lis
         trainer.train_data = folder
         reset_memory(device)
         e2e_folder, _ = time_steps(
-            step, cycle(lambda epoch: trainer.iter_batches(epoch)), args.warmup, args.steps, args.batch_size, device
+            step, cycle(lambda epoch: trainer.epoch_batches(epoch)), args.warmup, args.steps, args.batch_size, device
         )
         rows.append(
             {
@@ -346,13 +349,14 @@ def memory_sweep(args, backbone, device, cache_path, batches: list[int]) -> list
         trainer = make_trainer(args, backbone, device, cached, batch_size=bs)
         l_net = torch.randn(bs, 1, args.size, args.size, device=device).clamp_(-1, 1)
         ab = torch.randn(bs, 2, args.size, args.size, device=device).clamp_(-1, 1) * 0.3
-        if trainer.channels_last:
+        if trainer.precision.channels_last:
             l_net = l_net.contiguous(memory_format=torch.channels_last)
         reset_memory(device)
+        step = trainer_step(trainer)
         for _ in range(3):
-            trainer.step_on(l_net, ab, check=False)
+            step(l_net, ab)
         sync(device)
-        out.append({"backbone": backbone, "batch_size": bs, "precision": "bf16" if trainer.amp else "fp32", "peak_memory_gb": peak_memory_gb(device)})
+        out.append({"backbone": backbone, "batch_size": bs, "precision": trainer.precision.name, "peak_memory_gb": peak_memory_gb(device)})
         del trainer
     return out
 

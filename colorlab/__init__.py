@@ -2,13 +2,26 @@
 
 A grayscale photo goes in, a plausible colour photo comes out. The pieces:
 
+The core a learner reads top to bottom (about 400 lines):
+
 * :mod:`colorlab.color` - CIE Lab <-> sRGB in torch, and the network's scaling
 * :mod:`colorlab.model` - encoder, frozen ImageNet feature extractor, fusion, decoder
-* :mod:`colorlab.data` - photos, datasets, splits, bad-file handling, downloads
-* :mod:`colorlab.train` - the training loop, checkpoints, resume
-* :mod:`colorlab.infer` - :func:`colorize` for any image size; the demo model
+* :mod:`colorlab.train` - the loss, one training step, validation, a plain training loop
+
+Around it:
+
+* :mod:`colorlab.data` - photos, folder datasets, splits, bad-file handling
+* :mod:`colorlab.crops` - the one random-crop sampler, for folders and the cache
+* :mod:`colorlab.backbones` - where each feature extractor and its ImageNet weights come from
+* :mod:`colorlab.checkpoint` - the checkpoint format, safe loading, export, the demo models
+* :mod:`colorlab.infer` - :func:`colorize` for any image size
 * :mod:`colorlab.metrics` - PSNR, SSIM, colorfulness, the gray baseline
+* :mod:`colorlab.device` - the device and number format (bf16 where the hardware has it)
+* :mod:`colorlab.files` - atomic writes that never replace a user's file by surprise
+* :mod:`colorlab.engine` - the production trainer (bf16, compile, DDP, resume) on the core's step
 * :mod:`colorlab.cache` - a memory-mapped uint8 image cache for fast training
+* :mod:`colorlab.download` - dataset archives, checksummed and safely extracted
+* :mod:`colorlab.viz`, :mod:`colorlab.widgets` - figures and apps for the lessons
 
 The most used names are importable from the top level, lazily (importing
 ``colorlab`` stays fast).
@@ -30,15 +43,14 @@ _EXPORTS = {
     "sample_images": "data",
     "ColorDataset": "data",
     "load_image": "data",
-    "Trainer": "train",
-    "TrainConfig": "train",
+    "Trainer": "engine",
+    "TrainConfig": "engine",
     "colorize": "infer",
     "colorize_many": "infer",
-    "load_model": "infer",
-    "load_pretrained": "infer",
+    "load_model": "checkpoint",
+    "load_pretrained": "checkpoint",
     "prepare": "cache",
     "CachedDataset": "cache",
-    "download": "data",
     "evaluate": "metrics",
     "psnr": "metrics",
     "ssim": "metrics",

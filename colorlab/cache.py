@@ -12,10 +12,9 @@ stored its images once in TFRecords; colorlab does the same with one flat file:
   which slot holds which, and the files that were skipped and why.
 * :class:`CachedDataset` reads it. Reading a batch is one memory copy; no
   decoding happens during training.
-* :func:`augment_batch` takes the random resized crop and the horizontal flip
-  of a whole uint8 batch *on the device* (one ``grid_sample``), so the CPU only
-  copies bytes. :class:`colorlab.train.Trainer` uses it automatically when it
-  is given a :class:`CachedDataset`.
+* :meth:`CachedDataset.batches` reads whole batches in a background thread and
+  takes their random resized crops and flips *on the device* (one ``grid_sample``,
+  :func:`colorlab.crops.crop_batch`), so the CPU only copies bytes.
 
 Disk use is ``size * size * 3`` bytes per image: 196 KB at 256, so ImageNet's
 1.28 M training images take 252 GB. Pick a smaller ``size`` (e.g. 240 for 224
@@ -28,7 +27,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .crops import CropSpec, crop_batch, sample_crop, thumbnail
 from .data import ImageLoadError, center_crop_resize, find_images, is_grayscale, load_image
 
 __all__ = [
@@ -45,8 +45,7 @@ __all__ = [
     "is_cache",
     "read_index",
     "CachedDataset",
-    "augment_batch",
-    "sample_crop_params",
+    "prefetched",
 ]
 
 CACHE_FORMAT = "colorlab-cache"
@@ -249,15 +248,12 @@ def prepare(
 class CachedDataset(torch.utils.data.Dataset):
     """The images of a cache made by :func:`prepare`: ``(3, S, S)`` uint8 RGB each.
 
-    ``indices`` (positions among the stored images) selects a subset, e.g. a
-    split from :func:`colorlab.data.split_items`. ``augment`` tells the
-    trainer to take random resized crops (``scale`` of the area, ``ratio``
-    aspect range) and flips on the device with :func:`augment_batch`;
-    ``size`` is the crop the network sees (default: the cache's size).
-
-    ``__getitem__`` follows :class:`colorlab.data.ColorDataset`'s protocol,
-    ``(image, index, None)``, so a plain ``DataLoader`` works too; the trainer
-    instead reads whole batches with :meth:`read_batch` (one memory copy).
+    ``indices`` (positions among the stored images) selects a subset, e.g. a split from
+    :func:`colorlab.data.split_items`. The crop options are :class:`colorlab.data.ColorDataset`'s
+    and mean the same (one sampler, :func:`colorlab.crops.sample_crop`); ``size`` is the crop the
+    network sees (default: the cache's size). ``ds[i]`` is the stored image; :meth:`batches`,
+    which training uses, reads whole batches from the memory map in a background thread and
+    crops and flips them on the device.
     """
 
     def __init__(
@@ -269,26 +265,37 @@ class CachedDataset(torch.utils.data.Dataset):
         augment: bool = True,
         scale: tuple[float, float] = (0.25, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        seed: int = 0,
+        colorful_crops: int = 1,
     ) -> None:
         self.path = Path(path)
         self.index = read_index(self.path)
         if not self.index.get("complete"):
             raise ValueError(f"{self.path}: the cache is incomplete; run `colorlab prepare` again to finish it")
-        state = np.load(self.path / STATE_NAME)
-        stored = np.flatnonzero(state == _OK)
+        self._check_files()
+        stored = np.flatnonzero(np.load(self.path / STATE_NAME) == _OK)
         if indices is not None:
             stored = stored[np.asarray(list(indices), dtype=np.int64)]
         if len(stored) == 0:
-            raise ValueError(f"{self.path}: the cache holds no usable images")
+            raise ValueError(f"{self.path}: the cache holds no usable images (all were skipped; see {INDEX_NAME})")
         self.slots = stored
         self.cache_size = int(self.index["size"])
         self.size = int(size or self.cache_size)
-        if self.size % 8:
-            raise ValueError(f"size must be a multiple of 8, got {self.size}")
+        if self.size < 8 or self.size % 8:
+            raise ValueError(f"size must be a positive multiple of 8, got {self.size}")
         self.augment = augment
-        self.scale = scale
-        self.ratio = ratio
+        self.crops = CropSpec(scale, ratio, colorful_crops, seed)
         self._images: np.ndarray | None = None
+
+    def _check_files(self) -> None:
+        n, s = len(self.index["files"]), int(self.index["size"])
+        for name, shape in ((IMAGES_NAME, (n, s, s, 3)), (STATE_NAME, (n,))):
+            try:
+                found = np.load(self.path / name, mmap_mode="r").shape
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{self.path / name}: unreadable ({exc}); run `colorlab prepare` again to rebuild the cache") from None
+            if found != shape:
+                raise ValueError(f"{self.path / name}: holds {found}, the index says {shape}; run `colorlab prepare` again")
 
     @property
     def images(self) -> np.ndarray:
@@ -298,9 +305,7 @@ class CachedDataset(torch.utils.data.Dataset):
         return self._images
 
     def __getstate__(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["_images"] = None  # each worker process maps the file itself
-        return d
+        return {**self.__dict__, "_images": None}  # each worker process maps the file itself
 
     def subset(self, indices: Sequence[int], **overrides: Any) -> "CachedDataset":
         """A view of some of these images (``indices`` into this dataset), e.g. for a validation split."""
@@ -308,7 +313,7 @@ class CachedDataset(torch.utils.data.Dataset):
         new.__dict__.update(self.__getstate__())
         new.slots = self.slots[np.asarray(list(indices), dtype=np.int64)]
         for k, v in overrides.items():
-            if k not in ("size", "augment", "scale", "ratio"):
+            if k not in ("size", "augment"):
                 raise TypeError(f"unknown option {k!r}")
             setattr(new, k, v)
         return new
@@ -319,9 +324,8 @@ class CachedDataset(torch.utils.data.Dataset):
     def name(self, index: int) -> str:
         return self.index["files"][int(self.slots[index])]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, None]:
-        arr = np.array(self.images[int(self.slots[index])])
-        return torch.from_numpy(arr).permute(2, 0, 1), index, None
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.from_numpy(np.array(self.images[int(self.slots[index])])).permute(2, 0, 1)
 
     def read_batch(self, indices: Sequence[int], out: torch.Tensor | None = None) -> torch.Tensor:
         """Images ``indices`` as one ``(B, 3, S, S)`` uint8 tensor (a channels-last view of ``(B, S, S, 3)``).
@@ -331,84 +335,76 @@ class CachedDataset(torch.utils.data.Dataset):
         slots = self.slots[np.asarray(indices, dtype=np.int64)]
         order = np.argsort(slots, kind="stable")  # read the file front to back
         s = self.cache_size
-        if out is None:
-            out = torch.empty((len(slots), s, s, 3), dtype=torch.uint8)
-        buf = out.numpy()
-        images = self.images
-        sorted_slots = slots[order]
-        if np.all(order == np.arange(len(order))):
-            np.take(images, sorted_slots, axis=0, out=buf, mode="clip")
+        out = torch.empty((len(slots), s, s, 3), dtype=torch.uint8) if out is None else out
+        if np.all(order[1:] > order[:-1]):  # already in file order: read straight into ``out``
+            np.take(self.images, slots, axis=0, out=out.numpy(), mode="clip")
         else:
-            buf[order] = np.take(images, sorted_slots, axis=0)
+            out.numpy()[order] = np.take(self.images, slots[order], axis=0)
         return out.permute(0, 3, 1, 2)
 
+    def crop_params(self, indices: Sequence[int], epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The crop boxes ``(B, 4)`` and flips ``(B,)`` of ``indices`` in ``epoch`` (see :mod:`colorlab.crops`)."""
+        boxes, flips = [], []
+        for i in indices:
+            thumb = thumbnail(self.images[int(self.slots[i])]) if self.crops.colorful > 1 else None
+            box, flip = sample_crop(self.crops, epoch, int(i), self.cache_size, self.cache_size, thumb)
+            boxes.append(box)
+            flips.append(flip)
+        return torch.tensor(boxes, dtype=torch.float32), torch.tensor(flips)
 
-# --- augmentation on the device -----------------------------------------------------
+    def batches(self, chunks: Sequence[Sequence[int]], epoch: int, device: torch.device, workers: int = 0, prefetch: int = 2):
+        """Float RGB batches ``(b, 3, size, size)`` in ``[0, 1]`` on ``device``, one per chunk of indices.
+
+        A background thread reads each chunk from the memory map (into pinned memory on CUDA)
+        and draws its crops; the crop, flip and resize happen on ``device``. ``workers`` is
+        accepted for symmetry with :meth:`ColorDataset.batches` and not needed.
+        """
+        device = torch.device(device)
+        pin = device.type == "cuda"
+
+        def load(chunk: Sequence[int]):
+            out = torch.empty((len(chunk), self.cache_size, self.cache_size, 3), dtype=torch.uint8, pin_memory=pin)
+            return self.read_batch(chunk, out=out), self.crop_params(chunk, epoch) if self.augment else None
+
+        for images, params in prefetched(map(load, chunks), prefetch):
+            images = images.to(device, non_blocking=True)
+            if params is None:
+                x = images.float().div_(255.0)
+                yield x if self.size == self.cache_size else F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
+            else:
+                yield crop_batch(images, params[0], params[1], self.size)
 
 
-def sample_crop_params(
-    n: int,
-    generator: torch.Generator | None = None,
-    scale: tuple[float, float] = (0.25, 1.0),
-    ratio: tuple[float, float] = (3 / 4, 4 / 3),
-    flip_p: float = 0.5,
-) -> torch.Tensor:
-    """``(n, 4)`` affine crop parameters (sx, sy, tx, ty) in ``grid_sample``'s ``[-1, 1]`` coordinates.
+def prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Iterate ``items`` in a background thread, ``depth`` ahead (errors are raised in the caller)."""
+    import queue
+    import threading
 
-    Random resized crop as in torchvision: an area fraction in ``scale`` and a
-    log-uniform aspect ratio in ``ratio`` (clamped to fit the square image
-    instead of retried); a random position; ``sx < 0`` mirrors horizontally.
-    """
-    u = torch.rand((n, 5), generator=generator, dtype=torch.float64)
-    area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
-    log_r = torch.log(torch.tensor(ratio[0], dtype=torch.float64)) + u[:, 1] * (
-        torch.log(torch.tensor(ratio[1], dtype=torch.float64)) - torch.log(torch.tensor(ratio[0], dtype=torch.float64))
-    )
-    aspect = torch.exp(log_r)
-    cw = torch.sqrt(area * aspect).clamp(max=1.0)  # crop width as a fraction of the side
-    ch = torch.sqrt(area / aspect).clamp(max=1.0)
-    x0 = u[:, 2] * (1 - cw)
-    y0 = u[:, 3] * (1 - ch)
-    flip = torch.where(u[:, 4] < flip_p, -1.0, 1.0).to(torch.float64)
-    return torch.stack([cw * flip, ch, 2 * x0 + cw - 1, 2 * y0 + ch - 1], dim=1).float()
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop, done = threading.Event(), object()
 
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # hand errors to the consumer
+            q.put(exc)
 
-def augment_batch(
-    images: torch.Tensor,
-    size: int | None = None,
-    *,
-    augment: bool = True,
-    generator: torch.Generator | None = None,
-    scale: tuple[float, float] = (0.25, 1.0),
-    ratio: tuple[float, float] = (3 / 4, 4 / 3),
-    flip_p: float = 0.5,
-    params: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """A uint8 RGB batch ``(B, 3, S, S)`` on any device -> float RGB ``(B, 3, size, size)`` in ``[0, 1]``.
-
-    With ``augment``, every image gets its own random resized crop and
-    horizontal flip, all in one bilinear ``grid_sample`` on the batch's device
-    (the random numbers come from ``generator`` on the CPU, so a seeded run is
-    reproducible on any device). Without, the whole image is resized to
-    ``size`` (antialiased) if it differs. The result keeps the input's memory
-    format where possible.
-    """
-    if images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f"augment_batch expects (B, 3, H, W) images, got {tuple(images.shape)}")
-    b, _, h, w = images.shape
-    size = int(size or h)
-    x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
-    if not augment:
-        if (h, w) != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        return x
-    if params is None:
-        params = sample_crop_params(b, generator, scale, ratio, flip_p)
-    p = params.to(x.device, non_blocking=True)
-    theta = torch.zeros((b, 2, 3), device=x.device, dtype=x.dtype)
-    theta[:, 0, 0] = p[:, 0]
-    theta[:, 1, 1] = p[:, 1]
-    theta[:, 0, 2] = p[:, 2]
-    theta[:, 1, 2] = p[:, 3]
-    grid = F.affine_grid(theta, [b, 3, size, size], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False).clamp_(0.0, 1.0)
+    thread = threading.Thread(target=produce, daemon=True, name="colorlab-prefetch")
+    thread.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)

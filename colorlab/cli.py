@@ -73,13 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="K",
-        help="take the most colourful of K random crops (favours coloured regions; not with a prepared cache)",
+        help="take the most colourful of K random crops (favours coloured regions)",
     )
     t.add_argument("--exclude", default="", metavar="NAMES", help="with --data sample: comma-separated photos to hold out")
     t.add_argument("--backbone", default="efficientnet_lite0", help="efficientnet_lite0, inception_v3, inception_resnet_v2 or none")
     t.add_argument("--backbone-weights", default=None, metavar="FILE", help="local weights file for an inception backbone")
     t.add_argument("--out", default="colorlab-run.pt", metavar="CKPT", help="checkpoint path")
     t.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --out instead of refusing to start")
+    t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="number format: auto = bf16 where the hardware runs it natively (CUDA, CPUs with AVX-512 BF16/AMX), else fp32")
     t.add_argument("--repeats", type=int, default=1, help="visit every image this many times per epoch")
     t.add_argument("--val-fraction", type=float, default=0.1)
     t.add_argument("--seed", type=int, default=0)
@@ -166,7 +169,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
 
     from .data import ImageLoadError
     from .infer import colorize
-    from .train import CheckpointError
+    from .checkpoint import CheckpointError
 
     try:
         model = _model(args.checkpoint, args.device)
@@ -206,7 +209,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from . import distributed
+    from .engine import distributed
 
     # Under torchrun: join the process group (NCCL on CUDA, gloo on the CPU); one process per GPU.
     args.device = distributed.init_from_env(args.device)
@@ -220,7 +223,7 @@ def _train_cached(args: argparse.Namespace):
     from .cache import CachedDataset
     from .data import split_items
 
-    full = CachedDataset(args.data, size=args.size, scale=(args.min_scale, 1.0))
+    full = CachedDataset(args.data, size=args.size, scale=(args.min_scale, 1.0), seed=args.seed, colorful_crops=args.colorful_crops)
     if full.cache_size < args.size:
         print(f"colorlab: warning: the cache stores {full.cache_size}px images; training crops of {args.size}px are upscaled", file=sys.stderr)
     train_idx, val_idx, _ = split_items(list(range(len(full))), args.val_fraction, 0.0, args.seed)
@@ -237,9 +240,6 @@ def _train(args: argparse.Namespace) -> int:
         print(f"colorlab: --colorful-crops must be at least 1, got {args.colorful_crops}", file=sys.stderr)
         return 2
     if args.data != "sample" and is_cache(args.data):
-        if args.colorful_crops > 1:
-            print("colorlab: --colorful-crops works on photo folders and the sample photos, not on a prepared cache", file=sys.stderr)
-            return 2
         train_set, val_set = _train_cached(args)
         return _fit(args, train_set, val_set)
     excluded = [n for n in args.exclude.split(",") if n]
@@ -272,40 +272,38 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace, train_set, val_set) -> int:
-    from . import distributed
-    from .model import ColorizationNet, ModelConfig
-    from .train import NonFiniteLossError, TrainConfig, Trainer
-
     import torch
 
+    from .checkpoint import CheckpointError
+    from .engine import NonFiniteLossError, TrainConfig, Trainer, distributed
+    from .files import LockedError
+    from .model import ColorizationNet, ModelConfig
+
     torch.manual_seed(args.seed)  # the initial weights too: the same --seed gives the same run
-    model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights))
-    cfg = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        lr_schedule=args.lr_schedule,
-        loss=args.loss,
-        seed=args.seed,
-        num_workers=args.workers,
-        device=args.device,
-        compile=args.compile,
-        save_every=args.save_every,
-        max_steps=args.max_steps,
-        progress=not args.no_progress,
-    )
-    trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume)
     try:
+        cfg = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, loss=args.loss,
+            seed=args.seed, num_workers=args.workers, device=args.device, precision=args.precision, compile=args.compile,
+            save_every=args.save_every, max_steps=args.max_steps, progress=not args.no_progress,
+        )
+        model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights))
+        trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume, overwrite=args.overwrite)
         history = trainer.fit()
+    except (ValueError, FileExistsError, CheckpointError, LockedError) as exc:
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 2
     except NonFiniteLossError as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
         return 1
+    if trainer.interrupted:
+        return 130
     if not distributed.is_main():
         return 0
     if history:
         print(f"done: step {trainer.step}, last train loss {history[-1]['train_loss']:.4f}; checkpoint {args.out}")
-    if len(trainer.skipped):
-        print(f"{len(trainer.skipped)} file(s) skipped (see warnings above)")
+    skipped = getattr(train_set, "skipped", ())
+    if len(skipped):
+        print(f"{len(skipped)} file(s) skipped (see warnings above)")
     return 0
 
 
@@ -319,7 +317,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .train import CheckpointError, export_checkpoint
+    from .checkpoint import CheckpointError, export_checkpoint
 
     held_out = [n for n in args.held_out.split(",") if n]
     try:

@@ -1,19 +1,18 @@
 """Images in, uint8 RGB crops out: loading, sample photos, datasets, splits.
 
 Colour conversion does *not* happen here: datasets yield ``(3, S, S)`` uint8
-RGB tensors and the trainer converts whole batches to Lab on its device (see
+RGB tensors and training converts whole batches to Lab on its device (see
 :func:`colorlab.color.rgb_to_network`). Per-sample work in loader workers is
 limited to decoding, cropping and resizing.
 
-Bad files never stop training: a dataset item that cannot be used comes back
-as ``None`` with a reason, :func:`collate_skip_bad` drops it from the batch and
-the trainer warns once per file.
+Bad files never stop training: :meth:`ColorDataset.batches` leaves an unusable
+file out of its batch and warns once per file.
 """
 
 from __future__ import annotations
 
+import functools
 import io
-import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,6 +23,8 @@ from typing import Any, Union
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from .crops import CropSpec, center_box, sample_crop, thumbnail
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -38,9 +39,7 @@ __all__ = [
     "split_items",
     "center_crop_resize",
     "ColorDataset",
-    "collate_skip_bad",
     "SkippedFiles",
-    "download",
 ]
 
 #: File endings treated as images when scanning a folder (lower case).
@@ -320,7 +319,7 @@ def sample_images(names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     return out
 
 
-# --- Splits and crops -------------------------------------------------------------
+# --- Splits and center crops --------------------------------------------------------
 
 
 def split_items(
@@ -345,50 +344,46 @@ def split_items(
     return train, val, test
 
 
-def _center_box(w: int, h: int) -> tuple[int, int, int, int]:
-    """The largest centred square of a ``w x h`` image, as a PIL box."""
-    s = min(w, h)
-    left, top = (w - s) // 2, (h - s) // 2
-    return (left, top, left + s, top + s)
+def _pixel_box(box: tuple[float, float, float, float], w: int, h: int) -> tuple[float, float, float, float]:
+    return (box[0] * w, box[1] * h, box[2] * w, box[3] * h)
 
 
 def center_crop_resize(image: np.ndarray, size: int) -> np.ndarray:
     """Center crop to the short side, resize to ``size x size`` (the usual evaluation protocol)."""
-    box = _center_box(image.shape[1], image.shape[0])
+    box = _pixel_box(center_box(image.shape[1], image.shape[0]), image.shape[1], image.shape[0])
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BICUBIC, box=box, reducing_gap=3.0))
 
 
-def _random_crop_box(w: int, h: int, rng: np.random.Generator, scale: tuple[float, float], ratio: tuple[float, float]):
-    area = w * h
-    for _ in range(10):
-        target = area * rng.uniform(*scale)
-        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
-        cw = int(round(math.sqrt(target * aspect)))
-        ch = int(round(math.sqrt(target / aspect)))
-        if 0 < cw <= w and 0 < ch <= h:
-            x = int(rng.integers(0, w - cw + 1))
-            y = int(rng.integers(0, h - ch + 1))
-            return (x, y, x + cw, y + ch)
-    return _center_box(w, h)
+# --- The folder dataset -------------------------------------------------------------
+
+
+class SkippedFiles:
+    """Remembers unusable files and warns once per file: ``skipping <file>: <reason>``."""
+
+    def __init__(self) -> None:
+        self.reasons: dict[str, str] = {}
+
+    def report(self, name: str, reason: str) -> None:
+        if name not in self.reasons:
+            self.reasons[name] = reason
+            warnings.warn(f"skipping {name}: {reason}", stacklevel=2)
+
+    def __len__(self) -> int:
+        return len(self.reasons)
 
 
 class ColorDataset(torch.utils.data.Dataset):
     """Square uint8 RGB crops ``(3, size, size)`` from image files or in-memory photos.
 
-    ``items`` are paths or ``(H, W, 3)`` arrays (e.g. the values of
-    :func:`sample_images`). With ``augment=True`` each access takes a random
-    resized crop (``scale`` of the area, ``ratio`` aspect range) and a random
-    horizontal flip; otherwise a center crop. The randomness is a pure function
-    of ``(seed, epoch, index)``, so a resumed run sees the same data.
-    ``repeats`` makes one epoch visit every item that many times (useful with
-    a handful of photos). With ``colorful_crops=k`` above 1, each random crop
-    is the most colourful (highest mean Lab chroma) of ``k`` candidate boxes:
-    training then sees more coloured regions and fewer gray walls and skies of
-    haze, a push against the washed-out colours an MSE model learns.
+    ``items`` are paths or ``(H, W, 3)`` arrays (e.g. the values of :func:`sample_images`).
+    With ``augment=True`` each access takes a random resized crop and flip drawn by
+    :func:`colorlab.crops.sample_crop` (``scale`` of the area, ``ratio`` aspect range, the most
+    colourful of ``colorful_crops`` candidates; a pure function of ``(seed, epoch, index)``);
+    otherwise a center crop. ``repeats`` makes one epoch visit every item that many times.
 
-    ``__getitem__`` returns ``(image, index, None)`` or, for an unusable file,
-    ``(None, index, reason)``; pair the loader with :func:`collate_skip_bad`.
-    Grayscale photos are skipped the same way (they teach "no colour").
+    ``ds[i]`` raises :class:`ImageLoadError` for an unusable file (and, with
+    ``skip_grayscale``, for a photo without colour: it would teach "no colour");
+    :meth:`batches`, which training uses, skips those with one warning per file instead.
     """
 
     def __init__(
@@ -410,16 +405,11 @@ class ColorDataset(torch.utils.data.Dataset):
         if len(items) == 0:
             raise ValueError("ColorDataset got no images; check the folder or list you passed")
         self.items = list(items)
-        self.size = size
-        self.augment = augment
-        self.scale = scale
-        self.ratio = ratio
-        self.repeats = max(1, int(repeats))
-        self.seed = seed
+        self.size, self.augment, self.repeats = size, augment, max(1, int(repeats))
+        self.crops = CropSpec(scale, ratio, colorful_crops, seed)
         self.epoch = 0
         self.skip_grayscale = skip_grayscale
-        self.colorful_crops = int(colorful_crops)
-        self._chroma_cache: dict[int, np.ndarray] = {}
+        self.skipped = SkippedFiles()
         self._memory = [Image.fromarray(_array_to_rgb(it)) if isinstance(it, np.ndarray) else None for it in self.items]
 
     @classmethod
@@ -443,92 +433,58 @@ class ColorDataset(torch.utils.data.Dataset):
 
     def _pil(self, i: int) -> Image.Image:
         mem = self._memory[i]
-        if mem is not None:
-            return mem
-        rgb = load_image(self.items[i], max_side=self.size * _DRAFT_FACTOR)
-        return Image.fromarray(rgb)
+        return mem if mem is not None else Image.fromarray(load_image(self.items[i], max_side=self.size * _DRAFT_FACTOR))
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        img = self._pil(index % len(self.items))
+        rgb = np.asarray(img)
+        if self.skip_grayscale and is_grayscale(thumbnail(rgb)):
+            raise ImageLoadError(self.name(index), "grayscale photo (no colour to learn from), skipped")
+        if not self.augment:
+            return torch.from_numpy(center_crop_resize(rgb, self.size)).permute(2, 0, 1)
+        box, flip = sample_crop(self.crops, self.epoch, index, img.width, img.height, thumbnail(rgb))
+        crop = np.asarray(img.resize((self.size, self.size), Image.BILINEAR, box=_pixel_box(box, img.width, img.height), reducing_gap=2.0))
+        return torch.from_numpy(np.ascontiguousarray(crop[:, ::-1] if flip else crop)).permute(2, 0, 1)
+
+    def batches(self, chunks: Sequence[Sequence[int]], epoch: int, device: torch.device, workers: int = 0):
+        """Float RGB batches ``(b, 3, size, size)`` in ``[0, 1]`` on ``device``, one per chunk of indices.
+
+        Files are decoded and cropped by ``workers`` DataLoader processes. An unusable file is
+        left out of its batch with one warning (a batch may come out smaller, even empty).
+        """
+        self.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(
+            _Tolerant(self), batch_sampler=chunks, num_workers=workers, collate_fn=functools.partial(_stack_good, size=self.size),
+            pin_memory=torch.device(device).type == "cuda",
+        )
+        for images, bad in loader:
+            for index, reason in bad:
+                self.skipped.report(self.name(index), reason)
+            yield images.to(device, non_blocking=True).float().div_(255.0)
+
+
+class _Tolerant(torch.utils.data.Dataset):
+    """``(image, index, None)`` or ``(None, index, reason)``: a bad file must not stop a DataLoader."""
+
+    def __init__(self, dataset: ColorDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int, str | None]:
-        i = index % len(self.items)
         try:
-            img = self._pil(i)
+            return self.dataset[index], index, None
         except ImageLoadError as exc:
             return None, index, exc.reason
         except Exception as exc:  # anything a decoder throws must not kill training
             return None, index, f"{type(exc).__name__}: {exc}"
-        if self.skip_grayscale and is_grayscale(np.asarray(img.reduce(max(1, min(img.size) // 64)))):
-            return None, index, "grayscale photo (no colour to learn from), skipped"
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        if self.augment and self.colorful_crops > 1:
-            boxes = [_random_crop_box(img.width, img.height, rng, self.scale, self.ratio) for _ in range(self.colorful_crops)]
-            table = self._chroma_table(i, img)
-            box = max(boxes, key=lambda b: _mean_in_box(table, b, img.width, img.height))
-        elif self.augment:
-            box = _random_crop_box(img.width, img.height, rng, self.scale, self.ratio)
-        else:
-            box = _center_box(img.width, img.height)
-        crop = img.resize((self.size, self.size), Image.BILINEAR, box=box, reducing_gap=2.0)
-        arr = np.asarray(crop)
-        if self.augment and rng.random() < 0.5:
-            arr = arr[:, ::-1]
-        return torch.from_numpy(arr.copy()).permute(2, 0, 1), index, None
-
-    def _chroma_table(self, i: int, img: Image.Image) -> np.ndarray:
-        """Summed-area table of the Lab chroma of a <= 64 px thumbnail (kept for in-memory photos)."""
-        if i in self._chroma_cache:
-            return self._chroma_cache[i]
-        from .color import rgb_uint8_to_lab
-
-        thumb = img.copy()
-        thumb.thumbnail((64, 64), Image.BILINEAR)
-        lab = rgb_uint8_to_lab(np.asarray(thumb.convert("RGB")))
-        chroma = np.hypot(lab[..., 1], lab[..., 2]).astype(np.float64)
-        table = np.pad(chroma.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-        if self._memory[i] is not None:
-            self._chroma_cache[i] = table
-        return table
 
 
-def _mean_in_box(table: np.ndarray, box: tuple[int, int, int, int], w: int, h: int) -> float:
-    """Mean of the thumbnail values under ``box`` (given in full-image pixels) from a summed-area table."""
-    th, tw = table.shape[0] - 1, table.shape[1] - 1
-    x0 = min(int(box[0] * tw / w), tw - 1)
-    y0 = min(int(box[1] * th / h), th - 1)
-    x1 = max(x0 + 1, min(tw, round(box[2] * tw / w)))  # at least one thumbnail pixel
-    y1 = max(y0 + 1, min(th, round(box[3] * th / h)))
-    total = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
-    return float(total / ((x1 - x0) * (y1 - y0)))
-
-
-class SkippedFiles:
-    """Remembers unusable files and warns once per file."""
-
-    def __init__(self) -> None:
-        self.reasons: dict[str, str] = {}
-
-    def report(self, name: str, reason: str) -> None:
-        if name not in self.reasons:
-            self.reasons[name] = reason
-            warnings.warn(f"skipping {name}: {reason}", stacklevel=2)
-
-    def __len__(self) -> int:
-        return len(self.reasons)
-
-
-def collate_skip_bad(
-    batch: list[tuple[torch.Tensor | None, int, str | None]],
-) -> tuple[torch.Tensor | None, list[tuple[int, str]]]:
-    """Stack the good images ``(B, 3, S, S)`` uint8; return ``(images_or_None, [(index, reason), ...])``."""
-    good = [b[0] for b in batch if b[0] is not None]
-    bad = [(b[1], b[2] or "unusable") for b in batch if b[0] is None]
-    return (torch.stack(good) if good else None), bad
-
-
-def download(*args: Any, **kwargs: Any) -> Path:
-    """Download and safely extract a dataset archive; see :func:`colorlab.download.download`."""
-    from .download import download as _download
-
-    return _download(*args, **kwargs)
+def _stack_good(batch: list[tuple[torch.Tensor | None, int, str | None]], size: int) -> tuple[torch.Tensor, list[tuple[int, str]]]:
+    good = [image for image, _, _ in batch if image is not None]
+    bad = [(index, reason or "unusable") for image, index, reason in batch if image is None]
+    return (torch.stack(good) if good else torch.empty((0, 3, size, size), dtype=torch.uint8)), bad
 
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a half-gray picture

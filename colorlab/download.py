@@ -52,19 +52,19 @@ import http.client
 import os
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Iterator
 
 from tqdm.auto import tqdm
+
+from .files import exclusive_lock
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
@@ -256,7 +256,7 @@ def download(
     if extract and target.is_dir():
         return target
 
-    with _locked(root_dir / f".{spec.archive_name}.lock"):
+    with exclusive_lock(archive, what="download", wait=True):
         if extract and target.is_dir():  # another process made it while we waited
             return target
         if archive.is_file():
@@ -274,41 +274,6 @@ def download(
             limit = max(MAX_EXPANSION * archive.stat().st_size, _MIN_UNPACKED_LIMIT)
         _extract(archive, target, limit)
         return target
-
-
-@contextmanager
-def _locked(lock: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock`` (created, and removed afterwards).
-
-    The file is removed while still locked; a process that was waiting on the
-    removed file sees that the path no longer names what it locked and tries
-    again, so two processes never both believe they hold the lock. Without
-    ``fcntl`` (Windows) there is no lock.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    while True:
-        fh = open(lock, "a+b")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"{lock.parent}: another process is downloading {lock.name[1:-5]} here; waiting for it", file=sys.stderr)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            same = os.path.samestat(os.fstat(fh.fileno()), os.stat(lock))
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        fh.close()
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-        fh.close()
 
 
 # ------------------------------------------------------------------ resolution

@@ -1,6 +1,7 @@
-"""Colorize photos of any size with a trained model; load checkpoints and the demo model.
+"""Colorize photos of any size with a trained model.
 
-The recipe (as in richzhang/colorization): predict ab on a small copy whose
+Models come from :mod:`colorlab.checkpoint` (:func:`load_model`, :func:`load_pretrained`,
+re-exported here). The recipe (as in richzhang/colorization): predict ab on a small copy whose
 short side is the training size, upsample ab bilinearly to the original size,
 and join it with the original full-resolution L. Large images are joined in
 horizontal strips so memory stays bounded.
@@ -8,24 +9,20 @@ horizontal strips so memory stays bounded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .checkpoint import describe_checkpoint, load_model, load_pretrained, pretrained_path
 from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
 from .data import ImageSource, load_image
-from .model import STRIDE, ColorizationNet, ModelConfig
-from .train import CheckpointError, _check_architecture, default_device, load_checkpoint
+from .model import STRIDE, ColorizationNet
 
 __all__ = [
     "DEFAULT_SIZE",
-    "PRETRAINED_NAME",
     "colorize",
     "colorize_many",
     "predict_ab",
@@ -42,9 +39,6 @@ DEFAULT_SIZE = 224
 MAX_NETWORK_SIDE = 1024
 #: Pixels per strip when joining full-resolution L with upsampled ab.
 _STRIP_PIXELS = 1 << 19
-
-#: File name of the demo model shipped in ``data/``.
-PRETRAINED_NAME = "colorlab-lite0-demo.pt"
 
 
 def network_input_size(height: int, width: int, size: int = DEFAULT_SIZE) -> tuple[int, int]:
@@ -176,57 +170,3 @@ def colorize_many(
             for j, i in enumerate(chunk):
                 results[i] = _join(rgbs[i], ab[j : j + 1], saturation)
     return [r for r in results if r is not None]
-
-
-def load_model(
-    path: str | os.PathLike[str],
-    device: str | torch.device | None = None,
-    *,
-    backbone_weights: str | None = None,
-) -> ColorizationNet:
-    """Rebuild the model stored in a colorlab checkpoint (loaded with ``weights_only=True``), in eval mode."""
-    ckpt = load_checkpoint(path, map_location="cpu")
-    config = ModelConfig.from_dict(ckpt["model_config"])
-    config.pretrained = True
-    if backbone_weights is not None:
-        config.backbone_weights = backbone_weights
-    model = ColorizationNet(config)
-    _check_architecture(path, model, ckpt)
-    model.load_trainable_state_dict(ckpt["model"])
-    return model.to(torch.device(device) if device else default_device()).eval()
-
-
-def pretrained_path() -> Path:
-    """Where the demo model lives: ``$COLORLAB_PRETRAINED``, else ``data/`` beside the package."""
-    env = os.environ.get("COLORLAB_PRETRAINED")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "weights" / PRETRAINED_NAME, here.parent / "data" / PRETRAINED_NAME):
-        if candidate.is_file():
-            return candidate
-    return here.parent / "data" / PRETRAINED_NAME
-
-
-_PRETRAINED_CACHE: dict[tuple[str, str], ColorizationNet] = {}
-
-
-def load_pretrained(device: str | torch.device | None = None) -> ColorizationNet:
-    """The demo model trained on the bundled photos (no network needed). Cached per device."""
-    path = pretrained_path()
-    if not path.is_file():
-        raise CheckpointError(
-            f"{path}: the demo model is missing. It ships in colorlab's data/ folder; reinstall from a "
-            "full checkout (pip install -e .) or point COLORLAB_PRETRAINED at a checkpoint"
-        )
-    dev = str(torch.device(device) if device else default_device())
-    key = (str(path), dev)
-    if key not in _PRETRAINED_CACHE:
-        _PRETRAINED_CACHE[key] = load_model(path, dev)
-    return _PRETRAINED_CACHE[key]
-
-
-def describe_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The metadata of a checkpoint (config, epoch, step, history) without building the model."""
-    ckpt = load_checkpoint(path)
-    return {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "torch_rng")}

@@ -181,7 +181,7 @@ class ColorizeApp(widgets.VBox):
     def refresh(self) -> None:
         """Recolorize the current photo with the current model and saturation."""
         from .infer import colorize
-        from .train import CheckpointError
+        from .checkpoint import CheckpointError
 
         if self.source is None:
             self.message.value = "Upload a photo or choose one from the menu."

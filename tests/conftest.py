@@ -41,7 +41,7 @@ def photos():
 @pytest.fixture()
 def tiny_checkpoint(tmp_path, tiny_net):
     """A colorlab checkpoint of :func:`tiny_net`."""
-    from colorlab.train import save_checkpoint
+    from colorlab.checkpoint import save_checkpoint
 
     return save_checkpoint(tmp_path / "tiny.pt", tiny_net)
 

@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 
 from colorlab import cache as cache_mod
-from colorlab.cache import CachedDataset, augment_batch, is_cache, prepare, read_index, sample_crop_params
+from colorlab.cache import CachedDataset, is_cache, prepare, read_index
+from colorlab.crops import CropSpec, crop_batch, sample_crop
 from colorlab.data import center_crop_resize, load_image
 from colorlab.model import ColorizationNet, ModelConfig
-from colorlab.train import TrainConfig, Trainer
+from colorlab.engine import TrainConfig, Trainer
 
 
 def _photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -51,8 +52,8 @@ def test_prepare_stores_center_crops_and_records_bad_files(photo_dir, tmp_path, 
     ds = CachedDataset(out, augment=False)
     assert len(ds) == 7
     for i in range(len(ds)):
-        img, idx, reason = ds[i]
-        assert img.dtype == torch.uint8 and img.shape == (3, 32, 32) and idx == i and reason is None
+        img = ds[i]
+        assert img.dtype == torch.uint8 and img.shape == (3, 32, 32)
         expected = center_crop_resize(load_image(photo_dir / ds.name(i), max_side=64), 32)
         assert np.array_equal(img.permute(1, 2, 0).numpy(), expected)
 
@@ -117,42 +118,68 @@ def test_read_batch_and_subset(photo_dir, tmp_path):
     batch = ds.read_batch(idx)
     assert batch.shape == (4, 3, 16, 16) and batch.dtype == torch.uint8
     for row, i in zip(batch, idx):
-        assert torch.equal(row, ds[i][0])
+        assert torch.equal(row, ds[i])
     sub = ds.subset([2, 4], augment=False)
-    assert len(sub) == 2 and not sub.augment and torch.equal(sub[1][0], ds[4][0]) and sub.name(0) == ds.name(2)
+    assert len(sub) == 2 and not sub.augment and torch.equal(sub[1], ds[4]) and sub.name(0) == ds.name(2)
     out = torch.zeros(2, 16, 16, 3, dtype=torch.uint8)
-    assert torch.equal(ds.read_batch([1, 2], out=out), torch.stack([ds[1][0], ds[2][0]]))
+    assert torch.equal(ds.read_batch([1, 2], out=out), torch.stack([ds[1], ds[2]]))
 
 
-def test_augment_batch_identity_flip_and_resize():
+def test_crop_batch_whole_box_is_identity_and_flip_mirrors():
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8, generator=g)
     as_float = images.float() / 255
-    assert torch.allclose(augment_batch(images, augment=False), as_float)
-    identity = torch.tensor([[1.0, 1.0, 0.0, 0.0]] * 3)
-    assert torch.allclose(augment_batch(images, params=identity), as_float, atol=1e-5)
-    flipped = torch.tensor([[-1.0, 1.0, 0.0, 0.0]] * 3)
-    assert torch.allclose(augment_batch(images, params=flipped), as_float.flip(-1), atol=1e-5)
-    small = augment_batch(images, 8, augment=False)
-    assert small.shape == (3, 3, 8, 8)
+    whole = torch.tensor([[0.0, 0.0, 1.0, 1.0]] * 3)
+    no, yes = torch.zeros(3, dtype=torch.bool), torch.ones(3, dtype=torch.bool)
+    assert torch.allclose(crop_batch(images, whole, no, 16), as_float, atol=1e-5)
+    assert torch.allclose(crop_batch(images, whole, yes, 16), as_float.flip(-1), atol=1e-5)
     channels_last = images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
-    assert torch.allclose(augment_batch(channels_last, augment=False), as_float)
+    assert torch.allclose(crop_batch(channels_last, whole, no, 16), as_float, atol=1e-5)
+    left = torch.tensor([[0.0, 0.0, 0.5, 1.0]] * 3)  # the left half, stretched to 16x16
+    stretched = torch.nn.functional.interpolate(as_float[..., :8], size=(16, 16), mode="bilinear", align_corners=False)
+    # the same samples; only the last column differs: the crop sees real pixels beyond its box, not a clamped edge
+    assert torch.allclose(crop_batch(images, left, no, 16)[..., :-1], stretched[..., :-1], atol=1e-5)
 
 
-def test_augment_batch_random_crops_are_seeded_and_in_range():
-    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
-    a = augment_batch(images, 24, generator=torch.Generator().manual_seed(1))
-    b = augment_batch(images, 24, generator=torch.Generator().manual_seed(1))
-    c = augment_batch(images, 24, generator=torch.Generator().manual_seed(2))
-    assert a.shape == (64, 3, 24, 24) and torch.equal(a, b) and not torch.equal(a, c)
-    assert a.min() >= 0 and a.max() <= 1
-    p = sample_crop_params(2000, torch.Generator().manual_seed(0), scale=(0.25, 1.0))
-    sx, sy, tx, ty = p.abs()[:, 0], p[:, 1], p[:, 2], p[:, 3]
-    assert (sx <= 1).all() and (sy <= 1).all() and (sx * sy >= 0.2).all()
-    # The crop stays inside the image: |t| + s <= 1 in grid coordinates.
-    assert (tx.abs() + sx <= 1 + 1e-6).all() and (ty.abs() + sy <= 1 + 1e-6).all()
-    flips = (p[:, 0] < 0).float().mean()
+def test_sampled_crops_are_pure_functions_of_seed_epoch_index_and_stay_inside():
+    spec = CropSpec(scale=(0.25, 1.0), seed=1)
+    draws = [sample_crop(spec, 0, i, 32, 32) for i in range(2000)]
+    assert draws[:5] == [sample_crop(spec, 0, i, 32, 32) for i in range(5)]
+    assert draws[:5] != [sample_crop(CropSpec(scale=(0.25, 1.0), seed=2), 0, i, 32, 32) for i in range(5)]
+    assert draws[:5] != [sample_crop(spec, 1, i, 32, 32) for i in range(5)]
+    boxes = np.array([b for b, _ in draws])
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    assert (boxes >= 0).all() and (boxes <= 1 + 1e-9).all() and (w * h >= 0.2).all()
+    flips = np.mean([f for _, f in draws])
     assert 0.4 < flips < 0.6
+
+
+def test_cached_batches_are_crops_of_the_stored_images_on_the_device(photo_dir, tmp_path):
+    ds = CachedDataset(prepare(photo_dir, tmp_path / "c", size=24, workers=1, progress=False), size=16, seed=3)
+    batches = list(ds.batches([[0, 1], [2, 3, 4]], 0, torch.device("cpu")))
+    assert [tuple(b.shape) for b in batches] == [(2, 3, 16, 16), (3, 3, 16, 16)]
+    again = list(ds.batches([[0, 1], [2, 3, 4]], 0, torch.device("cpu")))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))  # seeded: the same crops
+    boxes, flips = ds.crop_params([0, 1], 0)
+    assert torch.allclose(batches[0], crop_batch(ds.read_batch([0, 1]), boxes, flips, 16))
+    whole = ds.subset(range(len(ds)), augment=False)
+    plain = next(whole.batches([[0]], 0, torch.device("cpu")))
+    assert plain.shape == (1, 3, 16, 16)
+
+
+def test_colorful_crops_work_on_a_cache_too(tmp_path):
+    from test_data import half_gray_half_red, red_fraction
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(half_gray_half_red()[:, 48:144]).save(tmp_path / "photos" / "half.png")  # square, half red
+    cache = prepare(tmp_path / "photos", tmp_path / "c", size=64, workers=1, progress=False)
+    kwargs = dict(size=16, scale=(0.05, 0.1), ratio=(1.0, 1.0))
+    plain, picky = CachedDataset(cache, **kwargs), CachedDataset(cache, colorful_crops=4, **kwargs)
+    def mean_red(ds: CachedDataset) -> float:  # item 0 over 40 epochs: 40 different crops
+        return float(np.mean([red_fraction((next(ds.batches([[0]], e, torch.device("cpu")))[0] * 255).byte()) for e in range(40)]))
+
+    red = {"plain": mean_red(plain), "picky": mean_red(picky)}
+    assert 0.2 < red["plain"] < 0.8 and red["picky"] > red["plain"] + 0.2
 
 
 def _trainer(cache_dir: Path, seed: int = 0, **cfg) -> Trainer:
@@ -173,8 +200,8 @@ def test_trainer_on_cache_is_deterministic_and_validates(photo_dir, tmp_path):
     for (k, v), (_, w) in zip(t1.model.trainable_state_dict().items(), t2.model.trainable_state_dict().items()):
         assert torch.equal(v, w), k
     # The batches the trainer sees are device-augmented crops of the cache at the dataset's size.
-    l_net, ab = next(iter(t1.iter_batches(0)))
-    assert l_net.shape == (2, 1, 16, 16) and ab.shape == (2, 2, 16, 16)
+    first = next(t1.train_data.batches([t1.shard(0)[:2]], 0, t1.device))
+    assert first.shape == (2, 3, 16, 16)
 
 
 def test_trainer_on_cache_resumes_mid_epoch(photo_dir, tmp_path):

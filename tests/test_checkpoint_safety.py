@@ -12,15 +12,8 @@ import torch
 from colorlab.cli import main as cli_main
 from colorlab.infer import load_model
 from colorlab.model import build_model
-from colorlab.train import (
-    CHECKPOINT_FORMAT,
-    CHECKPOINT_VERSION,
-    CheckpointError,
-    Trainer,
-    TrainConfig,
-    load_checkpoint,
-    save_checkpoint,
-)
+from colorlab.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_checkpoint, save_checkpoint
+from colorlab.engine import Trainer, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,13 +92,13 @@ def test_malicious_checkpoint_refused_by_cli(tmp_path, capsys):
 
 
 def test_malicious_backbone_weights_refused(tmp_path):
-    from colorlab.model import _load_state_file
+    from colorlab.backbones import load_state_file
 
     sentinel = tmp_path / "SENTINEL"
     p = tmp_path / "weights.pth"
     torch.save({"conv.weight": torch.zeros(1), "x": _Payload(sentinel)}, p)
     with pytest.raises(Exception):
-        _load_state_file(p)
+        load_state_file(p)
     assert not sentinel.exists()
 
 

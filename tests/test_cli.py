@@ -60,18 +60,21 @@ def test_train_then_evaluate_from_the_command_line(tmp_path, photos, capsys):
     assert "colorfulness" in capsys.readouterr().out
 
 
-def test_train_colorful_crops_refuses_nonsense_and_a_prepared_cache(tmp_path, photos, capsys):
+def test_train_colorful_crops_refuses_nonsense_and_works_on_a_prepared_cache_too(tmp_path, photos, capsys):
     from colorlab.cache import prepare
+    from colorlab.checkpoint import load_checkpoint
 
     assert main(["train", "--data", "sample", "--colorful-crops", "0"]) == 2
     assert "--colorful-crops must be at least 1" in capsys.readouterr().err
     folder = tmp_path / "imgs"
     folder.mkdir()
-    Image.fromarray(photos["coffee"]).save(folder / "coffee.png")
+    for name in ("coffee", "chelsea"):
+        Image.fromarray(photos[name]).save(folder / f"{name}.png")
     prepare(folder, tmp_path / "cache", size=32, progress=False)
-    assert main(["train", "--data", str(tmp_path / "cache"), "--colorful-crops", "3", "--out", str(tmp_path / "r.pt")]) == 2
-    assert "not on a prepared cache" in capsys.readouterr().err
-    assert not (tmp_path / "r.pt").exists()
+    args = ["train", "--data", str(tmp_path / "cache"), "--colorful-crops", "3", "--out", str(tmp_path / "r.pt"),
+            "--backbone", "none", "--size", "16", "--batch-size", "2", "--epochs", "1", "--val-fraction", "0", "--no-progress"]
+    assert main(args) == 0
+    assert load_checkpoint(tmp_path / "r.pt")["step"] == 1
 
 
 def test_train_exclude_rejects_unknown_sample_names(capsys):
@@ -81,7 +84,7 @@ def test_train_exclude_rejects_unknown_sample_names(capsys):
 
 def test_export_writes_a_small_half_precision_copy_without_optimizer(tmp_path, photos, capsys):
     from colorlab.model import build_model
-    from colorlab.train import load_checkpoint, save_checkpoint
+    from colorlab.checkpoint import load_checkpoint, save_checkpoint
     import torch
 
     model = build_model("none")

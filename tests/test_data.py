@@ -13,7 +13,7 @@ from colorlab.data import (
     SAMPLE_PHOTOS,
     ColorDataset,
     ImageLoadError,
-    collate_skip_bad,
+    center_crop_resize,
     find_images,
     is_grayscale,
     load_image,
@@ -77,18 +77,18 @@ def test_splits_are_deterministic_by_seed_and_disjoint():
 def test_dataset_yields_uint8_crops_with_seeded_augmentation(photos):
     ds = ColorDataset(list(photos.values())[:2], size=32, repeats=3, seed=0)
     assert len(ds) == 6
-    x, idx, reason = ds[1]
-    assert x.dtype == torch.uint8 and x.shape == (3, 32, 32) and idx == 1 and reason is None
-    torch.testing.assert_close(ds[1][0], x)  # same (seed, epoch, index) -> same crop
+    x = ds[1]
+    assert x.dtype == torch.uint8 and x.shape == (3, 32, 32)
+    torch.testing.assert_close(ds[1], x)  # same (seed, epoch, index) -> same crop
     ds.set_epoch(1)
-    assert not torch.equal(ds[1][0], x)  # another epoch -> another crop
+    assert not torch.equal(ds[1], x)  # another epoch -> another crop
 
 
 def test_augmentation_flips_horizontally_some_of_the_time():
     ramp = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (64, 1, 3))
     ramp[..., 0] = 200  # colourful
     ds = ColorDataset([ramp], size=16, scale=(1.0, 1.0), ratio=(1.0, 1.0), repeats=40)
-    increasing = [bool(ds[i][0][1, 8, -1] > ds[i][0][1, 8, 0]) for i in range(40)]
+    increasing = [bool(ds[i][1, 8, -1] > ds[i][1, 8, 0]) for i in range(40)]
     assert 5 < sum(increasing) < 35
 
 
@@ -108,12 +108,12 @@ def test_colorful_crops_favour_the_coloured_part_of_a_photo():
     kwargs = dict(size=16, scale=(0.05, 0.1), ratio=(1.0, 1.0), repeats=60, seed=3)
     plain = ColorDataset([img], **kwargs)
     picky = ColorDataset([img], colorful_crops=4, **kwargs)
-    plain_red = np.mean([red_fraction(plain[i][0]) for i in range(60)])
-    picky_red = np.mean([red_fraction(picky[i][0]) for i in range(60)])
+    plain_red = np.mean([red_fraction(plain[i]) for i in range(60)])
+    picky_red = np.mean([red_fraction(picky[i]) for i in range(60)])
     assert 0.3 < plain_red < 0.7  # uniform crops: about half red
     # The best of 4 is all gray only when all 4 fall on the gray half (1 in 16); crops across the edge are part red.
     assert picky_red > 0.8 and picky_red > plain_red + 0.25
-    torch.testing.assert_close(picky[5][0], picky[5][0])  # still a pure function of (seed, epoch, index)
+    torch.testing.assert_close(picky[5], picky[5])  # still a pure function of (seed, epoch, index)
 
 
 def test_colorful_crops_on_files_and_k_1_is_the_plain_sampler(tmp_path):
@@ -125,33 +125,41 @@ def test_colorful_crops_on_files_and_k_1_is_the_plain_sampler(tmp_path):
     from_file = ColorDataset([tmp_path / "half.png"], colorful_crops=4, **kwargs)
     in_memory = ColorDataset([img], colorful_crops=4, **kwargs)
     for i in range(20):
-        torch.testing.assert_close(from_file[i][0], in_memory[i][0])
+        torch.testing.assert_close(from_file[i], in_memory[i])
     one = ColorDataset([img], colorful_crops=1, **kwargs)
     default = ColorDataset([img], **kwargs)
     for i in range(20):
-        torch.testing.assert_close(one[i][0], default[i][0])
+        torch.testing.assert_close(one[i], default[i])
     with pytest.raises(ValueError, match="colorful_crops must be at least 1"):
         ColorDataset([img], colorful_crops=0)
 
 
 def test_validation_dataset_takes_a_center_crop(photos):
     ds = ColorDataset([photos["coffee"]], size=64, augment=False)
-    torch.testing.assert_close(ds[0][0], ds[0][0])
+    first = ds[0]
     ds.set_epoch(7)
-    torch.testing.assert_close(ds[0][0], ColorDataset([photos["coffee"]], size=64, augment=False)[0][0])
+    torch.testing.assert_close(ds[0], first)
+    torch.testing.assert_close(first, torch.from_numpy(center_crop_resize(photos["coffee"], 64)).permute(2, 0, 1))
 
 
-def test_dataset_from_folder_skips_bad_and_grayscale_files_with_a_reason(tmp_path, photos):
+def test_dataset_from_folder_names_bad_and_grayscale_files_and_batches_skip_them(tmp_path, photos):
     Image.fromarray(photos["coffee"]).save(tmp_path / "good.jpg")
     (tmp_path / "broken.png").write_bytes(b"not an image at all")
     Image.fromarray(np.full((20, 20), 128, np.uint8)).save(tmp_path / "gray.png")
     ds = ColorDataset.from_folder(tmp_path, size=16)
-    results = {ds.name(i).split("/")[-1]: ds[i] for i in range(len(ds))}
-    assert results["good.jpg"][0] is not None
-    assert results["broken.png"][0] is None and "not an image" in results["broken.png"][2]
-    assert results["gray.png"][0] is None and "grayscale" in results["gray.png"][2]
-    images, bad = collate_skip_bad([ds[i] for i in range(len(ds))])
-    assert images.shape == (1, 3, 16, 16) and len(bad) == 2
+    by_name = {ds.name(i).split("/")[-1]: i for i in range(len(ds))}
+    assert ds[by_name["good.jpg"]].shape == (3, 16, 16)
+    with pytest.raises(ImageLoadError, match=r"broken\.png: not an image"):
+        ds[by_name["broken.png"]]
+    with pytest.raises(ImageLoadError, match=r"gray\.png: grayscale"):
+        ds[by_name["gray.png"]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batches = list(ds.batches([[0, 1, 2], [by_name["broken.png"]]], 0, torch.device("cpu")))
+    assert [tuple(b.shape) for b in batches] == [(1, 3, 16, 16), (0, 3, 16, 16)]  # one per chunk, bad files left out
+    assert batches[0].dtype == torch.float32 and 0 <= batches[0].min() and batches[0].max() <= 1
+    assert sorted(n.split("/")[-1] for n in ds.skipped.reasons) == ["broken.png", "gray.png"]
+    assert len([w for w in caught if "skipping" in str(w.message)]) == 2  # once per file
 
 
 def test_load_image_errors_name_the_file_and_the_reason(tmp_path):

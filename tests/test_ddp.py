@@ -14,7 +14,7 @@ import torch
 import torch.multiprocessing as mp
 
 from colorlab.model import ColorizationNet, ModelConfig
-from colorlab.train import TrainConfig, Trainer
+from colorlab.engine import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(backbone="none", encoder_channels=(8, 16, 16, 16, 16, 16, 16, 16), fusion_channels=16)
@@ -48,7 +48,7 @@ def _train_one(rank: int, out: str, use_cache: str | None) -> None:
     cfg = TrainConfig(epochs=2, batch_size=2, device="cpu", progress=False, max_steps=4, lr=1e-2)
     trainer = Trainer(model, data, data if not use_cache else data.subset(range(4), augment=False), cfg,
                       checkpoint=Path(out) / "ckpt.pt")
-    shard = trainer._epoch_indices(data, 0, True)
+    shard = trainer.shard(0)
     trainer.fit()
     torch.save(
         {

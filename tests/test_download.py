@@ -520,5 +520,5 @@ def test_two_downloads_into_one_root_take_turns_and_fetch_once(server, tmp_path,
     assert results[0] == results[1] == root / "pack"
     assert state.hits("/pack.tar.gz") == 1
     assert tree(root / "pack") == {k.removeprefix("pack/"): v for k, v in CONTENTS.items()}
-    assert "another process is downloading pack.tar.gz" in capfd.readouterr().err
+    assert "pack.tar.gz: another colorlab download is writing it; waiting" in capfd.readouterr().err
     assert all_paths(root) >= {"pack.tar.gz", "pack"} and not any(p.endswith(".lock") for p in all_paths(root))

@@ -15,7 +15,7 @@ from colorlab.infer import (
     predict_ab,
 )
 from colorlab.color import rgb_to_l
-from colorlab.train import CheckpointError, save_checkpoint
+from colorlab.checkpoint import CheckpointError, save_checkpoint
 
 
 @pytest.mark.parametrize("h,w", [(1, 1), (7, 300), (300, 7), (233, 311), (64, 64)])

@@ -11,7 +11,7 @@ from PIL import Image
 
 from colorlab.infer import load_pretrained, pretrained_path
 from colorlab.metrics import colorfulness, gray_baseline, psnr
-from colorlab.train import load_checkpoint
+from colorlab.checkpoint import load_checkpoint
 
 #: Photos the demo model was not trained on (see data/README.md).
 HELD_OUT = ("china", "flower")

@@ -10,14 +10,9 @@ from colorlab.data import ColorDataset, center_crop_resize
 from colorlab.metrics import gray_baseline, psnr
 from colorlab.infer import colorize
 from colorlab.model import build_model
-from colorlab.train import (
-    CHECKPOINT_FORMAT,
-    Trainer,
-    TrainConfig,
-    colorization_loss,
-    load_checkpoint,
-    save_checkpoint,
-)
+from colorlab.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from colorlab.engine import Trainer, TrainConfig
+from colorlab.train import colorization_loss
 
 
 def test_loss_is_the_papers_mse_over_both_channels():
@@ -112,8 +107,8 @@ def test_history_has_one_record_per_epoch_with_validation_psnr(tmp_path, photos)
 
 def test_cosine_schedule_decays_to_one_percent(tmp_path, photos):
     trainer = _tiny_trainer(tmp_path, photos, lr=1.0, lr_schedule="cosine")
-    assert trainer._lr_at(0, 100) == pytest.approx(1.0)
-    assert trainer._lr_at(100, 100) == pytest.approx(0.01)
+    assert trainer.lr_at(0, 100) == pytest.approx(1.0)
+    assert trainer.lr_at(100, 100) == pytest.approx(0.01)
 
 
 def test_checkpoint_gets_ordinary_file_permissions(tmp_path, tiny_net):

@@ -15,10 +15,12 @@ import pytest
 import torch
 from PIL import Image
 
+import colorlab.engine.trainer as trainer_mod
 import colorlab.train as train_mod
 from colorlab.infer import load_model
 from colorlab.model import build_model
-from colorlab.train import NonFiniteLossError, Trainer, TrainConfig, load_checkpoint
+from colorlab.checkpoint import load_checkpoint
+from colorlab.engine import NonFiniteLossError, Trainer, TrainConfig
 
 STEPS = 8
 
@@ -154,16 +156,16 @@ def test_full_disk_while_saving_keeps_previous_checkpoint(tmp_path, monkeypatch)
 def test_keyboard_interrupt_saves_and_returns_history(tmp_path, monkeypatch):
     ck = tmp_path / "run.pt"
     trainer = _trainer(ck, epochs=5)
-    real_step = Trainer.step_on
+    real_step = trainer_mod.train_step
     calls = {"n": 0}
 
-    def interrupt_on_5th(self, *args, **kwargs):
+    def interrupt_on_5th(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return real_step(self, *args, **kwargs)
+        return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(Trainer, "step_on", interrupt_on_5th)
+    monkeypatch.setattr(trainer_mod, "train_step", interrupt_on_5th)
     history = trainer.fit()  # returns, does not raise
     assert isinstance(history, list) and len(history) == 1  # 3 steps per epoch: epoch 1 done
     assert history[0]["epoch"] == 1

@@ -1,0 +1,223 @@
+"""Checkpoints: the file format, saving atomically, loading safely, exporting, and the demo models.
+
+A colorlab checkpoint is a ``torch.save``d dict with only tensors, numbers, strings and lists
+in it, so it loads with ``torch.load(..., weights_only=True)`` (no pickled code can run):
+
+==================  ========================================================================
+key                 holds
+==================  ========================================================================
+``format``          ``"colorlab-checkpoint"``; ``version``: 1
+``model_config``    :class:`colorlab.model.ModelConfig` as a dict (the architecture)
+``model``           the trainable weights (encoder, fusion, decoder); the frozen extractor's
+                    come from its own package at load time
+``optimizer``       Adam's state (training checkpoints only)
+``epoch``, ``step`` progress; ``batch_in_epoch`` for resuming in the middle of an epoch
+``history``         one dict per epoch (losses, PSNR, images/s)
+``train_config``    the training settings as a dict
+``extra``           notes, e.g. the photos held out from training
+==================  ========================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .device import resolve_device
+from .files import atomic_write
+from .model import ColorizationNet, ModelConfig
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "PRETRAINED_NAME",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_weights",
+    "model_from_checkpoint",
+    "load_model",
+    "export_checkpoint",
+    "describe_checkpoint",
+    "pretrained_path",
+    "load_pretrained",
+]
+
+CHECKPOINT_FORMAT = "colorlab-checkpoint"
+CHECKPOINT_VERSION = 1
+#: File name of the demo model shipped in ``data/``.
+PRETRAINED_NAME = "colorlab-lite0-demo.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unreadable, unsafe, or made for another model."""
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: ColorizationNet,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    half: bool = False,
+    overwrite: bool = True,
+    **state: Any,
+) -> Path:
+    """Write a checkpoint of ``model`` (and ``optimizer``) atomically; ``state`` adds entries
+    (``epoch``, ``step``, ``batch_in_epoch``, ``history``, ``train_config``, ``extra``).
+
+    ``half=True`` stores the weights in float16 (a small shipping copy). ``overwrite=False``
+    refuses to replace an existing file.
+    """
+    weights = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu() for k, v in model.trainable_state_dict().items()}
+    payload: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "model_config": model.config.to_dict(),
+        "model": weights,
+        "epoch": 0,
+        "step": 0,
+        "batch_in_epoch": 0,
+        "history": [],
+        "torch_rng": torch.get_rng_state(),
+        **{k: v for k, v in state.items() if v is not None},
+    }
+    if optimizer is not None:
+        payload["optimizer"] = optimizer.state_dict()
+    with atomic_write(path, overwrite=overwrite) as f:
+        torch.save(payload, f)
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a colorlab checkpoint safely (``weights_only=True``) and check its format.
+
+    Raises :class:`CheckpointError` naming the file and what is wrong: missing, not a
+    checkpoint, unsafe content (pickled code), another format or version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found" if not path.is_dir() else f"{path}: is a folder, not a checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        text = str(exc)
+        if "Weights only load failed" in text or "Unsupported global" in text or "weights_only" in text:
+            raise CheckpointError(
+                f"{path}: refused: the file contains pickled Python objects that could run code "
+                "(colorlab loads checkpoints with weights_only=True). Only load checkpoints you trust "
+                "and re-save them with colorlab.checkpoint.save_checkpoint."
+            ) from None
+        first = text.splitlines()[0] if text else ""
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{path}: not a colorlab checkpoint (expected format {CHECKPOINT_FORMAT!r}, found {found!r})")
+    if ckpt.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {ckpt.get('version')!r}, this colorlab reads version "
+            f"{CHECKPOINT_VERSION}; upgrade colorlab or re-train"
+        )
+    for key in ("model_config", "model"):
+        if key not in ckpt:
+            raise CheckpointError(f"{path}: checkpoint has no {key!r} entry")
+    return ckpt
+
+
+def load_weights(model: ColorizationNet, ckpt: dict[str, Any], path: Any = "<checkpoint>") -> None:
+    """Check that ``ckpt`` was made for ``model``'s architecture, then load its weights (any float dtype)."""
+    found, exp = ModelConfig.from_dict(ckpt["model_config"]), model.config
+    if found.backbone != exp.backbone:
+        raise CheckpointError(f"{path}: made for backbone {found.backbone!r}, the model has {exp.backbone!r}")
+    if tuple(found.encoder_channels) != tuple(exp.encoder_channels) or found.fusion_channels != exp.fusion_channels:
+        raise CheckpointError(
+            f"{path}: architecture differs (expected encoder {list(exp.encoder_channels)}, fusion "
+            f"{exp.fusion_channels}; found encoder {list(found.encoder_channels)}, fusion {found.fusion_channels})"
+        )
+    own, theirs = model.trainable_state_dict(), ckpt["model"]
+    missing, extra = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
+    wrong = [k for k in own if k in theirs and tuple(theirs[k].shape) != tuple(own[k].shape)]
+    if missing or extra or wrong:
+        detail = [f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []
+        detail += [f"{len(extra)} unexpected (e.g. {extra[0]})"] if extra else []
+        detail += [f"{len(wrong)} of another shape (e.g. {wrong[0]}: expected {tuple(own[wrong[0]].shape)}, "
+                   f"found {tuple(theirs[wrong[0]].shape)})"] if wrong else []
+        raise CheckpointError(f"{path}: weights do not fit this architecture: " + "; ".join(detail))
+    bad = [k for k, v in theirs.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path}: weights hold NaN or infinity ({len(bad)} tensor(s), e.g. {bad[0]}); the file is damaged or from a run that diverged")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in theirs.items()}, strict=False)
+
+
+def model_from_checkpoint(
+    ckpt: dict[str, Any], path: Any = "<checkpoint>", *, pretrained: bool = True, backbone_weights: str | None = None
+) -> ColorizationNet:
+    """Rebuild the network a checkpoint describes and load its weights (the one place this happens)."""
+    config = ModelConfig.from_dict(ckpt["model_config"])
+    config.pretrained = pretrained
+    if backbone_weights is not None:
+        config.backbone_weights = backbone_weights
+    from .backbones import BACKBONES
+
+    if config.backbone not in BACKBONES:
+        raise CheckpointError(f"{path}: made for backbone {config.backbone!r}, which this colorlab does not know ({', '.join(BACKBONES)})")
+    model = ColorizationNet(config)
+    load_weights(model, ckpt, path)
+    model.config.pretrained = True
+    return model
+
+
+def load_model(
+    path: str | os.PathLike[str], device: str | torch.device | None = None, *, backbone_weights: str | None = None
+) -> ColorizationNet:
+    """The model stored in a colorlab checkpoint (loaded with ``weights_only=True``), in eval mode."""
+    model = model_from_checkpoint(load_checkpoint(path), path, backbone_weights=backbone_weights)
+    return model.to(resolve_device(device)).eval()
+
+
+def export_checkpoint(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, half: bool = True, extra: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """A small shipping copy of a training checkpoint: the weights (float16 by default), config,
+    step and history; no optimizer. Refuses to write over ``src`` or (unless ``overwrite``) any existing file."""
+    if Path(dst).exists() and Path(dst).resolve() == Path(src).resolve():
+        raise CheckpointError(f"{dst}: is the checkpoint being exported; write the copy to another file")
+    ckpt = load_checkpoint(src)
+    model = model_from_checkpoint(ckpt, src, pretrained=False)  # the extractor's weights are not stored
+    meta = {**(ckpt.get("extra") or {}), **(extra or {})}
+    return save_checkpoint(dst, model, half=half, overwrite=overwrite, epoch=ckpt.get("epoch", 0), step=ckpt.get("step", 0),
+                           history=ckpt.get("history"), extra=meta)
+
+
+def describe_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A checkpoint's metadata (config, epoch, step, history, extra) without building the model."""
+    return {k: v for k, v in load_checkpoint(path).items() if k not in ("model", "optimizer", "torch_rng")}
+
+
+def pretrained_path(name: str = PRETRAINED_NAME) -> Path:
+    """Where a shipped demo model lives: ``$COLORLAB_PRETRAINED``, else colorlab's ``data/``."""
+    env = os.environ.get("COLORLAB_PRETRAINED")
+    if env and name == PRETRAINED_NAME:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "data" / name
+
+
+_PRETRAINED: dict[tuple[str, float, str], ColorizationNet] = {}
+
+
+def load_pretrained(device: str | torch.device | None = None, name: str = PRETRAINED_NAME) -> ColorizationNet:
+    """A demo model shipped with colorlab (no network needed), cached per device and file version."""
+    path = pretrained_path(name)
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: the demo model is missing. It ships with colorlab; reinstall colorlab "
+            "or point COLORLAB_PRETRAINED at a checkpoint"
+        )
+    dev = resolve_device(device)
+    key = (str(path), path.stat().st_mtime, str(dev))
+    if key not in _PRETRAINED:
+        _PRETRAINED[key] = load_model(path, dev)
+    return _PRETRAINED[key]

@@ -1,0 +1,131 @@
+"""Writing files without ever leaving a half-written one or replacing what a user made.
+
+Every file colorlab writes (checkpoints, colorized photos, cache indexes, results) goes through
+:func:`atomic_write`: the bytes go to a temporary file in the same folder, which is flushed to
+disk and then renamed over the target in one step. A crash, a full disk or Ctrl-C leaves either
+the old file or the new one, never a mix, and no temporary file behind. With
+``overwrite=False`` an existing target is never replaced, even by a writer racing this one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+__all__ = ["atomic_write", "current_umask", "check_writable", "exclusive_lock", "LockedError"]
+
+
+class LockedError(RuntimeError):
+    """Another process holds the lock on a file colorlab is about to write."""
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux: /proc)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[IO[bytes]]:
+    """``with atomic_write(path) as f: f.write(...)``: ``path`` appears whole or not at all.
+
+    ``overwrite=False`` raises :class:`FileExistsError` (naming the file) if ``path`` exists
+    when the write completes, instead of replacing it. The file gets ordinary permissions
+    (``0o666`` minus the umask), not the temporary file's ``0o600``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if path exists: no check-then-write race
+            except FileExistsError:
+                raise FileExistsError(f"{path}: already exists; colorlab does not replace it") from None
+            os.unlink(tmp)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def check_writable(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be written as a file (one line), or ``None`` if it can.
+
+    Checked before long work starts, so that a bad output path is found in a second, not after
+    an hour: a folder in the way, a parent that is a file, a read-only place.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return f"{path}: is a folder; give a file name"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{path}: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{path}: cannot write in {parent} (permission denied)"
+    return None
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike[str], *, what: str = "process", wait: bool = False) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``.<name>.lock`` beside ``path`` while writing ``path``.
+
+    With ``wait=False`` a second holder fails at once with :class:`LockedError` (two training
+    runs on one checkpoint); with ``wait=True`` it waits its turn (two downloads into one
+    folder). The lock file is removed while still locked; a process that was waiting on the
+    removed file sees that the path no longer names what it locked and tries again, so two
+    processes never both believe they hold the lock. Without ``fcntl`` (Windows) there is no lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fh = open(lock, "a+b")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                fh.close()
+                raise LockedError(f"{path}: another colorlab {what} is writing it right now; wait for it to finish or choose another file") from None
+            import sys
+
+            print(f"{path}: another colorlab {what} is writing it; waiting for it", file=sys.stderr)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            same = os.path.samestat(os.fstat(fh.fileno()), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        fh.close()
