@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .crops import CropSpec, crop_batch, sample_crop, thumbnail
-from .data import ImageLoadError, center_crop_resize, find_images, is_grayscale, load_image
+from .data import ImageLoadError, center_crop_resize, find_images, is_grayscale, item_name, load_item
 
 __all__ = [
     "CACHE_FORMAT",
@@ -103,15 +103,15 @@ def _worker_init(images_path: str, size: int, skip_grayscale: bool) -> None:
 
 def _process(job: tuple[int, str]) -> tuple[int, str | None]:
     """Decode, resize and store one file into its slot; return ``(slot, None)`` or ``(slot, reason)``."""
-    slot, path = job
+    slot, item = job
     size = _W["size"]
     try:
-        rgb = load_image(path, max_side=size * 2)
+        rgb = load_item(item, max_side=size * 2)
     except ImageLoadError as exc:
         return slot, exc.reason
     except Exception as exc:  # a decoder may throw anything; one bad file must not stop the pass
         return slot, f"{type(exc).__name__}: {exc}"
-    if _W["skip_grayscale"] and is_grayscale(rgb[:: max(1, min(rgb.shape[:2]) // 64), :: max(1, min(rgb.shape[:2]) // 64)]):
+    if _W["skip_grayscale"] and is_grayscale(thumbnail(rgb)):
         return slot, "grayscale photo (no colour to learn from), skipped"
     _W["images"][slot] = center_crop_resize(rgb, size)
     return slot, None
@@ -126,8 +126,12 @@ def prepare(
     skip_grayscale: bool = True,
     progress: bool = True,
     chunksize: int = 16,
+    files: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Path:
     """Store every image below ``data_dir`` as ``size x size`` uint8 RGB in the cache folder ``out``.
+
+    ``files`` picks the photos instead (paths below ``data_dir``, or ``"sample:NAME"`` for a
+    bundled photo), e.g. the training part of a split from :mod:`colorlab.splits`.
 
     Each photo is resized so its short side is ``size`` and center-cropped.
     Runs ``workers`` processes (default: all CPU cores); shows a ``tqdm``
@@ -142,10 +146,10 @@ def prepare(
     if size < 8:
         raise ValueError(f"size must be at least 8, got {size}")
     root = Path(data_dir)
-    files = find_images(root)
+    files = find_images(root) if files is None else list(files)
     if not files:
         raise ValueError(f"{root}: no images found")
-    rel = [str(p.relative_to(root)) if p != root else p.name for p in files]
+    rel = [item_name(p, root) for p in files]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     index_path, images_path, state_path, bad_path = (out / n for n in (INDEX_NAME, IMAGES_NAME, STATE_NAME, BAD_NAME))

@@ -14,6 +14,18 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
     pass
 
 
+def _add_split(p: argparse.ArgumentParser, subset: str) -> None:
+    p.add_argument("--split", default=None, metavar="CSV", help=f"a split file (data/splits/*.csv): use its {subset!r} photos from --data")
+    p.add_argument("--subset", default=subset, choices=("train", "heldout"), help="which part of --split to use")
+
+
+def _split_items(args: argparse.Namespace) -> list:
+    """The photos of ``--split``'s ``--subset`` below ``--data`` (checksums verified)."""
+    from .splits import read_split, select
+
+    return select(read_split(args.split), args.subset, args.data)
+
+
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
 
@@ -76,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the most colourful of K random crops (favours coloured regions)",
     )
     t.add_argument("--exclude", default="", metavar="NAMES", help="with --data sample: comma-separated photos to hold out")
+    _add_split(t, "train")
     t.add_argument("--backbone", default="efficientnet_lite0", help="efficientnet_lite0, inception_v3, inception_resnet_v2 or none")
     t.add_argument("--backbone-weights", default=None, metavar="FILE", help="local weights file for an inception backbone")
     t.add_argument("--out", default="colorlab-run.pt", metavar="CKPT", help="checkpoint path")
@@ -110,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  torchrun --nproc_per_node=8 -m colorlab train --data ~/cache/imagenet256 --batch-size 128",
     )
     pr.add_argument("--data", required=True, metavar="DIR", help="image folder (recursive)")
+    _add_split(pr, "train")
     pr.add_argument("--out", required=True, metavar="CACHE", help="cache folder (created)")
     pr.add_argument("--size", type=int, default=256, help="stored side length (crop it to the training size later)")
     pr.add_argument("--workers", type=int, default=None, help="processes (default: all CPU cores)")
@@ -128,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", default=None, metavar="P", help="checkpoint (default: the bundled demo model)")
     e.add_argument("--size", type=int, default=256, help="evaluation crop size")
     e.add_argument("--only", default="", metavar="NAMES", help="with --data sample: comma-separated photos to evaluate on")
+    _add_split(e, "heldout")
+    e.add_argument("--worst", type=int, default=5, metavar="N", help="list the N photos where the model gains least over gray")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_device(e)
 
@@ -146,9 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _images(data: str, only: str = "") -> dict[str, object]:
-    from .data import find_images, sample_images
+def _images(data: str, only: str = "", split_items: list | None = None) -> dict[str, object]:
+    from .data import find_images, item_name, load_item, sample_images
 
+    if split_items is not None:
+        return {item_name(item, data): load_item(item) for item in split_items}
     if data == "sample":
         names = [n for n in only.split(",") if n]
         return dict(sample_images(names or None))
@@ -199,6 +217,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         out = prepare(
             args.data, args.out, size=args.size, workers=args.workers,
             skip_grayscale=not args.keep_grayscale, progress=not args.no_progress,
+            files=_split_items(args) if args.split else None,
         )
     except (ValueError, FileNotFoundError) as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
@@ -250,6 +269,12 @@ def _train(args: argparse.Namespace) -> int:
             print(f"colorlab: --exclude: unknown sample photo(s) {unknown}; known: {sorted(photos)}", file=sys.stderr)
             return 2
         items = [img for name, img in photos.items() if name not in excluded]
+    elif args.split:
+        try:
+            items = _split_items(args)
+        except ValueError as exc:
+            print(f"colorlab: {exc}", file=sys.stderr)
+            return 2
     else:
         items = find_images(args.data)
     if not items:
@@ -311,8 +336,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import evaluate, format_table, to_json
 
     model = _model(args.checkpoint, args.device)
-    result = evaluate(model, _images(args.data, args.only), size=args.size)
-    print(to_json(result) if args.json else format_table(result))
+    try:
+        images = _images(args.data, args.only, _split_items(args) if args.split else None)
+    except ValueError as exc:
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 2
+    result = evaluate(model, images, size=args.size)
+    print(to_json(result) if args.json else format_table(result, worst=args.worst))
     return 0
 
 

@@ -33,6 +33,8 @@ __all__ = [
     "find_images",
     "load_image",
     "load_image_bytes",
+    "load_item",
+    "item_name",
     "to_rgb",
     "is_grayscale",
     "sample_images",
@@ -47,6 +49,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 #: Largest side an image is decoded at for training (JPEG draft mode), in multiples of the crop size.
 _DRAFT_FACTOR = 2
+
+#: Items named ``sample:NAME`` stand for the bundled photo NAME (see :mod:`colorlab.splits`).
+SAMPLE_PREFIX = "sample:"
 
 #: Mean chroma (in 0-255 RGB units) under which a photo counts as grayscale.
 _GRAY_TOLERANCE = 2.0
@@ -300,6 +305,30 @@ SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = (
 )
 
 
+def load_item(item: ImageSource, *, max_side: int | None = None) -> np.ndarray:
+    """:func:`load_image`, where ``"sample:NAME"`` stands for the bundled photo ``NAME``."""
+    if isinstance(item, str) and item.startswith(SAMPLE_PREFIX):
+        name = item[len(SAMPLE_PREFIX) :]
+        photo = {p.name: p for p in SAMPLE_PHOTOS}.get(name)
+        if photo is None:
+            raise ImageLoadError(item, f"no bundled photo of that name; known: {', '.join(p.name for p in SAMPLE_PHOTOS)}")
+        return photo.load()
+    return load_image(item, max_side=max_side)
+
+
+def item_name(item: Any, root: str | os.PathLike[str] | None = None) -> str:
+    """How an item is named in caches and reports: ``sample:NAME``, or its path relative to ``root``."""
+    if isinstance(item, str) and item.startswith(SAMPLE_PREFIX):
+        return item
+    path = Path(item)
+    if root is not None and path != Path(root):
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return path.name if root is not None else str(path)
+
+
 def sample_images(names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """The sample colour photos (:data:`SAMPLE_PHOTOS`), as ``{name: (H, W, 3) uint8}``.
 
@@ -433,7 +462,7 @@ class ColorDataset(torch.utils.data.Dataset):
 
     def _pil(self, i: int) -> Image.Image:
         mem = self._memory[i]
-        return mem if mem is not None else Image.fromarray(load_image(self.items[i], max_side=self.size * _DRAFT_FACTOR))
+        return mem if mem is not None else Image.fromarray(load_item(self.items[i], max_side=self.size * _DRAFT_FACTOR))
 
     def __getitem__(self, index: int) -> torch.Tensor:
         img = self._pil(index % len(self.items))

@@ -122,16 +122,32 @@ def evaluate(
     return {"per_image": per_image, "mean": mean, "n": len(per_image), "size": size}
 
 
-def format_table(result: Mapping[str, Any]) -> str:
-    """A plain-text table of an :func:`evaluate` result: model vs gray baseline (and truth)."""
+def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: int = 5) -> str:
+    """A plain-text report of an :func:`evaluate` result: per photo (``per_image``), the mean of
+    model vs gray baseline (and the truth's colourfulness), and the ``worst`` photos by PSNR gain."""
     m = result["mean"]
-    lines = [
+    lines = []
+    per = result["per_image"]
+    if per_image:
+        width = max(12, *(len(n) for n in per))
+        lines.append(f"{'photo':<{width}} {'PSNR':>7} {'gray':>7} {'SSIM':>6} {'gray':>6} {'colour':>7} {'truth':>7}")
+        for name, r in per.items():
+            lines.append(
+                f"{name:<{width}} {r['model_psnr']:>7.2f} {r['gray_psnr']:>7.2f} {r['model_ssim']:>6.3f} {r['gray_ssim']:>6.3f} "
+                f"{r['model_colorfulness']:>7.1f} {r['true_colorfulness']:>7.1f}"
+            )
+        lines.append("")
+    lines += [
         f"{'metric':<16}{'model':>10}{'gray':>10}{'truth':>10}",
         f"{'PSNR (dB)':<16}{m['model_psnr']:>10.2f}{m['gray_psnr']:>10.2f}{'':>10}",
         f"{'SSIM':<16}{m['model_ssim']:>10.4f}{m['gray_ssim']:>10.4f}{'':>10}",
         f"{'colorfulness':<16}{m['model_colorfulness']:>10.2f}{m['gray_colorfulness']:>10.2f}{m['true_colorfulness']:>10.2f}",
-        f"({result['n']} images, center crop resized to {result['size']}x{result['size']})",
+        f"({result['n']} images, center crop resized to {result['size']}x{result['size']}; "
+        f"colourfulness {m['model_colorfulness'] / max(1e-9, m['true_colorfulness']):.2f} of the truth's)",
     ]
+    if worst > 0:
+        gains = sorted(per.items(), key=lambda kv: kv[1]["model_psnr"] - kv[1]["gray_psnr"])[:worst]
+        lines.append(f"worst {len(gains)} by PSNR gain over gray: " + ", ".join(f"{n} ({r['model_psnr'] - r['gray_psnr']:+.2f} dB)" for n, r in gains))
     return "\n".join(lines)
 
 

@@ -1,0 +1,124 @@
+"""Fixed train/held-out splits of a photo collection, as small committed files with checksums.
+
+A split file is a CSV with one row per photo: ``split`` (``train`` or ``heldout``), ``name``
+(a path relative to the collection's folder, or ``sample:NAME`` for one of colorlab's bundled
+photos) and ``sha256`` of the file (empty for bundled photos). It says exactly which photos a
+model learned from and which it was judged on, without committing the photos themselves::
+
+    colorlab prepare  --data ~/imagenet-sample-images --split data/splits/imagenet-sample.csv --out cache/
+    colorlab evaluate --data ~/imagenet-sample-images --split data/splits/imagenet-sample.csv
+
+:func:`imagenet_sample_split` makes the split the demo models use, by a rule that never looks at
+the pictures: every tenth ImageNet class (by WordNet id) is held out, plus ``china`` and ``flower``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import SAMPLE_PREFIX
+from .files import atomic_write
+
+__all__ = ["SAMPLE_PREFIX", "SPLITS", "SplitRow", "read_split", "write_split", "select", "imagenet_sample_split", "sha256_of"]
+
+#: The subsets a split file knows.
+SPLITS = ("train", "heldout")
+#: Bundled photos held out from the demo models' training.
+HELD_OUT_SAMPLES = ("china", "flower")
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    split: str
+    name: str
+    sha256: str = ""
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_split(path: str | os.PathLike[str]) -> list[SplitRow]:
+    """The rows of a split file (raises ``ValueError`` naming the file and the line for a bad one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such split file")
+    rows = []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or not {"split", "name"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: not a split file (expected the columns split,name,sha256)")
+        for line, rec in enumerate(reader, start=2):
+            if rec["split"] not in SPLITS or not rec["name"]:
+                raise ValueError(f"{path}:{line}: split must be one of {SPLITS} with a name, got {rec['split']!r}, {rec['name']!r}")
+            rows.append(SplitRow(rec["split"], rec["name"], (rec.get("sha256") or "").strip()))
+    return rows
+
+
+def write_split(path: str | os.PathLike[str], rows: Sequence[SplitRow], *, overwrite: bool = False) -> Path:
+    """Write ``rows`` as a split file (atomically; an existing file is kept unless ``overwrite``)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["split", "name", "sha256"])
+    writer.writerows((r.split, r.name, r.sha256) for r in rows)
+    with atomic_write(path, overwrite=overwrite) as f:
+        f.write(text.getvalue().encode())
+    return Path(path)
+
+
+def select(rows: Sequence[SplitRow], subset: str, root: str | os.PathLike[str], *, verify: bool = True) -> list[Path | str]:
+    """The photos of ``subset``: paths under ``root``, and ``"sample:NAME"`` for bundled photos.
+
+    With ``verify``, every file must exist and match its checksum; otherwise a ``ValueError``
+    says how many do not and names the first few (the collection is another version, or incomplete).
+    """
+    if subset not in SPLITS:
+        raise ValueError(f"unknown subset {subset!r}; choose one of {SPLITS}")
+    root = Path(root)
+    items: list[Path | str] = []
+    missing, changed = [], []
+    for row in rows:
+        if row.split != subset:
+            continue
+        if row.name.startswith(SAMPLE_PREFIX):
+            items.append(row.name)
+            continue
+        path = root / row.name
+        if not path.is_file():
+            missing.append(row.name)
+        elif verify and row.sha256 and sha256_of(path) != row.sha256:
+            changed.append(row.name)
+        items.append(path)
+    for what, names in (("missing", missing), ("different from the split's checksum", changed)):
+        if names:
+            raise ValueError(f"{root}: {len(names)} photo(s) of the split are {what} (e.g. {', '.join(names[:3])}); "
+                             "is this the collection the split was made from? See data/README.md")
+    return items
+
+
+def imagenet_sample_split(root: str | os.PathLike[str]) -> list[SplitRow]:
+    """The demo models' split of ``EliSchwartz/imagenet-sample-images`` (one photo per ImageNet class).
+
+    Files are sorted by name (their WordNet id); every tenth (positions 0, 10, 20, ...) is held
+    out. The bundled photos train, except ``china`` and ``flower``, which are held out too.
+    """
+    from .data import SAMPLE_PHOTOS, find_images
+
+    root = Path(root)
+    files = sorted(p for p in find_images(root) if p.parent == root)
+    if not files:
+        raise ValueError(f"{root}: no photos found")
+    rows = [SplitRow("heldout" if i % 10 == 0 else "train", p.name, sha256_of(p)) for i, p in enumerate(files)]
+    rows += [SplitRow("heldout" if s.name in HELD_OUT_SAMPLES else "train", SAMPLE_PREFIX + s.name) for s in SAMPLE_PHOTOS]
+    return rows
