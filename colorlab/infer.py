@@ -21,6 +21,7 @@ from PIL import Image
 from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
 from .data import ImageSource, load_image
 from .model import STRIDE, ColorizationNet, ModelConfig
+from .resources import model_path
 from .train import CheckpointError, _check_architecture, default_device, load_checkpoint
 
 __all__ = [
@@ -197,15 +198,11 @@ def load_model(
 
 
 def pretrained_path() -> Path:
-    """Where the demo model lives: ``$COLORLAB_PRETRAINED``, else ``data/`` beside the package."""
+    """Where the demo model lives: ``$COLORLAB_PRETRAINED``, else colorlab's shipped ``data/``."""
     env = os.environ.get("COLORLAB_PRETRAINED")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "weights" / PRETRAINED_NAME, here.parent / "data" / PRETRAINED_NAME):
-        if candidate.is_file():
-            return candidate
-    return here.parent / "data" / PRETRAINED_NAME
+    return model_path(PRETRAINED_NAME)
 
 
 _PRETRAINED_CACHE: dict[tuple[str, str], ColorizationNet] = {}
@@ -216,8 +213,8 @@ def load_pretrained(device: str | torch.device | None = None) -> ColorizationNet
     path = pretrained_path()
     if not path.is_file():
         raise CheckpointError(
-            f"{path}: the demo model is missing. It ships in colorlab's data/ folder; reinstall from a "
-            "full checkout (pip install -e .) or point COLORLAB_PRETRAINED at a checkpoint"
+            f"{path}: the demo model is missing. It ships in every install of colorlab-koala; reinstall "
+            "(pip install --force-reinstall --no-deps colorlab-koala) or point COLORLAB_PRETRAINED at a checkpoint"
         )
     dev = str(torch.device(device) if device else default_device())
     key = (str(path), dev)
