@@ -29,6 +29,7 @@ import torch
 from .device import resolve_device
 from .files import atomic_write
 from .model import ColorizationNet, ModelConfig
+from .resources import model_path
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -198,11 +199,11 @@ def describe_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def pretrained_path(name: str = PRETRAINED_NAME) -> Path:
-    """Where a shipped demo model lives: ``$COLORLAB_PRETRAINED``, else colorlab's ``data/``."""
+    """Where a shipped demo model lives: ``$COLORLAB_PRETRAINED``, else colorlab's shipped ``data/``."""
     env = os.environ.get("COLORLAB_PRETRAINED")
     if env and name == PRETRAINED_NAME:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "data" / name
+    return model_path(name)
 
 
 _PRETRAINED: dict[tuple[str, float, str], ColorizationNet] = {}
@@ -213,8 +214,8 @@ def load_pretrained(device: str | torch.device | None = None, name: str = PRETRA
     path = pretrained_path(name)
     if not path.is_file():
         raise CheckpointError(
-            f"{path}: the demo model is missing. It ships with colorlab; reinstall colorlab "
-            "or point COLORLAB_PRETRAINED at a checkpoint"
+            f"{path}: the demo model is missing. It ships in every install of colorlab-koala; reinstall "
+            "(pip install --force-reinstall --no-deps colorlab-koala) or point COLORLAB_PRETRAINED at a checkpoint"
         )
     dev = resolve_device(device)
     key = (str(path), path.stat().st_mtime, str(dev))

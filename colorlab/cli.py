@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import secrets
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+from . import __version__
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["main", "build_parser"]
 
+#: The file name standing for standard input (as an image) or standard output (as `-o`).
+STDIO = "-"
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; each option's default shown once, and only when it says something."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        default = action.default
+        if "(default" in help or not action.option_strings or action.required:
+            return help
+        if default is None or default is False or default == "" or default is argparse.SUPPRESS:
+            return help
+        return f"{help} (default: %(default)s)"
 
 
 def _add_split(p: argparse.ArgumentParser, subset: str) -> None:
@@ -38,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  colorlab colorize old_photo.jpg -o out/\n  colorlab train --data sample --epochs 5\n"
         "  colorlab evaluate --data sample --checkpoint run.pt",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser(
@@ -45,12 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="colorize photos, writing DIR/<stem>.png at each input's size",
         formatter_class=_Formatter,
         description="Colorize photos. Each input's lightness is kept at full resolution; the model "
-        "predicts the colour. Bad inputs are reported one line each and skipped; the exit code is 1 "
-        "if any failed.",
-        epilog="example:\n  colorlab colorize grandma.jpg 'old photos/*.png' -o colorized/ --saturation 1.2",
+        "predicts the colour. A folder stands for the images below it (recursively; the output mirrors "
+        "its subfolders). '-' reads one photo from standard input; '-o -' writes the PNG to standard "
+        "output. Bad inputs are reported one line each and skipped; the exit code is 1 if any failed.",
+        epilog="examples:\n  colorlab colorize grandma.jpg street.png -o colorized/ --saturation 1.2\n"
+        "  colorlab colorize 'old photos/' -o colorized/\n"
+        "  colorlab colorize grandma.jpg -o grandma-colour.png\n"
+        "  cat grandma.jpg | colorlab colorize - -o - > grandma-colour.png",
     )
-    c.add_argument("images", nargs="+", metavar="IMG", help="image files (any size, any mode)")
-    c.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created if missing)")
+    c.add_argument("images", nargs="+", metavar="IMG", help="image files (any size, any mode), folders, or - for standard input")
+    c.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR|FILE|-",
+        help="output folder (created if missing); for a single photo also a file name ending in an image "
+        "extension, or - for standard output (PNG)",
+    )
     c.add_argument("--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)")
     c.add_argument("--size", type=int, default=224, help="short side the network sees (multiple of 8)")
     c.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colour (0 = gray)")
@@ -73,11 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="image folder (recursive), a cache made by `colorlab prepare` (read fast, augmented on the device), "
         "or 'sample' for the bundled photos",
     )
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--epochs", type=int, default=10, help="passes over the training photos")
+    t.add_argument("--batch-size", type=int, default=16, help="photos per training step")
     t.add_argument("--size", type=int, default=224, help="training crop size (multiple of 8)")
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
+    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant", help="learning rate over the run")
     t.add_argument("--loss", choices=("mse", "l1", "huber"), default="mse", help="mse is the paper's objective")
     t.add_argument("--min-scale", type=float, default=0.25, help="smallest random crop, as a fraction of the photo's area")
     t.add_argument(
@@ -97,11 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="number format: auto = bf16 where the hardware runs it natively (CUDA, CPUs with AVX-512 BF16/AMX), else fp32")
     t.add_argument("--repeats", type=int, default=1, help="visit every image this many times per epoch")
-    t.add_argument("--val-fraction", type=float, default=0.1)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--val-fraction", type=float, default=0.1, help="share of a folder's photos held out for validation")
+    t.add_argument("--seed", type=int, default=0, help="seeds the initial weights, the crops and the split")
     t.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    t.add_argument("--save-every", type=int, default=0, metavar="STEPS", help="also checkpoint every STEPS steps")
-    t.add_argument("--max-steps", type=int, default=None)
+    t.add_argument("--save-every", type=int, default=0, metavar="STEPS", help="also checkpoint every STEPS steps (0: after each epoch only)")
+    t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (default: when --epochs are done)")
     t.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
@@ -182,30 +214,107 @@ def _model(checkpoint: str | None, device: str | None):
     return load_model(checkpoint, device) if checkpoint else load_pretrained(device)
 
 
+def _colorize_inputs(names: Sequence[str], out: Path | None) -> tuple[list[tuple[str, Path]], list[str]]:
+    """``(source, relative output path)`` for each photo named: files, the images below folders
+    (minus any inside ``out``), and ``-``; plus one error line per name that yields nothing."""
+    from .data import IMAGE_EXTENSIONS, find_images
+
+    jobs: list[tuple[str, Path]] = []
+    errors: list[str] = []
+    for name in names:
+        if name == STDIO:
+            jobs.append((name, Path("stdin.png")))
+        elif Path(name).is_dir():
+            root = Path(name)
+            found = [p for p in find_images(root) if out is None or not p.resolve().is_relative_to(out.resolve())]
+            if not found:
+                errors.append(f"{name}: no images found in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
+            jobs.extend((str(p), p.relative_to(root).with_suffix(".png")) for p in found)
+        else:
+            jobs.append((name, Path(f"{Path(name).stem}.png")))
+    return jobs, errors
+
+
+def _read_stdin_photo() -> np.ndarray:
+    """The photo piped into standard input, as ``(H, W, 3)`` or ``(H, W)`` uint8."""
+    from .data import load_image_bytes
+
+    return load_image_bytes(sys.stdin.buffer.read(), "<stdin>", gray_ok=True)
+
+
+def _write_image(rgb: np.ndarray, target: Path) -> None:
+    """Save ``(H, W, 3)`` uint8 ``rgb`` to ``target`` atomically (temp file beside it, then rename),
+    in the format its extension names."""
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(target.suffix.lower(), "PNG")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    # O_EXCL: never write into a file that exists; mode 0o666 less the umask, like any new file.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(rgb).save(f, format=fmt)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _cmd_colorize(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from .data import ImageLoadError
+    from .data import IMAGE_EXTENSIONS, ImageLoadError
     from .infer import colorize
     from .checkpoint import CheckpointError
 
+    if args.images.count(STDIO) > 1:
+        print("colorlab: '-' (standard input) can be given once", file=sys.stderr)
+        return 2
+    to_stdout = args.output == STDIO
+    single = Path(args.output)
+    to_file = not to_stdout and single.suffix.lower() in IMAGE_EXTENSIONS and not single.is_dir()
+    out = None if to_stdout or to_file else single
+    jobs, errors = _colorize_inputs(args.images, out)
+    if (to_stdout or to_file) and len(jobs) != 1:
+        print(
+            f"colorlab: -o {args.output} takes exactly one photo, got {len(jobs)}; "
+            "give a folder to -o for several",
+            file=sys.stderr,
+        )
+        return 2
+    if to_stdout and sys.stdout.isatty():
+        print("colorlab: -o - writes PNG bytes: redirect them, e.g. colorlab colorize photo.jpg -o - > out.png", file=sys.stderr)
+        return 2
+    if STDIO in args.images and sys.stdin.isatty():
+        print("colorlab: '-' reads a photo from standard input: pipe one in, e.g. colorlab colorize - -o out/ < photo.jpg", file=sys.stderr)
+        return 2
+    for line in errors:
+        print(f"colorlab: {line}", file=sys.stderr)
     try:
         model = _model(args.checkpoint, args.device)
     except CheckpointError as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for name in args.images:
+    failed = len(errors)
+    for name, relative in jobs:
+        label = "<stdin>" if name == STDIO else name
         try:
-            result = colorize(name, model, size=args.size, saturation=args.saturation)
-            target = out / f"{Path(name).stem}.png"
-            Image.fromarray(result).save(target)
-            print(f"{name} -> {target}")
+            source = _read_stdin_photo() if name == STDIO else name
+            result = colorize(source, model, size=args.size, saturation=args.saturation)
+            if to_stdout:
+                buffer = io.BytesIO()
+                Image.fromarray(result).save(buffer, format="PNG")
+                sys.stdout.flush()
+                sys.stdout.buffer.write(buffer.getvalue())
+                sys.stdout.buffer.flush()
+                continue
+            target = single if to_file else out / relative
+            _write_image(result, target)
+            print(f"{label} -> {target}")
         except (ImageLoadError, OSError, ValueError) as exc:
             failed += 1
-            msg = str(exc) if str(exc).startswith(str(name)) else f"{name}: {exc}"
+            msg = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
             print(f"colorlab: {msg}", file=sys.stderr)
     return 1 if failed else 0
 

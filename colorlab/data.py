@@ -25,6 +25,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .crops import CropSpec, center_box, sample_crop, thumbnail
+from .resources import data_dir
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -272,7 +273,7 @@ def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
 
 
 #: Photos colorlab keeps in its own ``data/photos`` (taken from PyPI packages; see data/README.md).
-PHOTOS_DIR = Path(__file__).resolve().parent.parent / "data" / "photos"
+PHOTOS_DIR = data_dir() / "photos"
 
 
 def _bundled(filename: str) -> Callable[[], np.ndarray]:
@@ -280,8 +281,8 @@ def _bundled(filename: str) -> Callable[[], np.ndarray]:
         path = PHOTOS_DIR / filename
         if not path.is_file():
             raise FileNotFoundError(
-                f"{path}: colorlab's own sample photo is missing; the sample photos in data/photos "
-                "come with a full checkout (git clone, then pip install -e .)"
+                f"{path}: colorlab's own sample photo is missing; it ships in every install of colorlab-koala "
+                "(reinstall: pip install --force-reinstall --no-deps colorlab-koala)"
             )
         return load_image(path)
 

@@ -20,10 +20,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 import torch
 from PIL import Image
+
+try:
+    import ipywidgets as widgets
+except ModuleNotFoundError as exc:  # the plain install is the library and the command line
+    raise ModuleNotFoundError(
+        "colorlab.widgets needs ipywidgets, which the lessons install: pip install 'colorlab-koala[lessons]'",
+        name=exc.name,
+    ) from None
 
 from .color import lab_to_rgb
 from .data import SAMPLE_PHOTOS, ImageLoadError, load_image_bytes

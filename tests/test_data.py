@@ -39,7 +39,7 @@ def test_colorlabs_own_photos_load_from_data_photos_and_a_missing_one_says_where
         img = p.load()
         assert img.shape == (600, 800, 3) and not is_grayscale(img), p.name
     monkeypatch.setattr(data, "PHOTOS_DIR", tmp_path)
-    with pytest.raises(FileNotFoundError, match="raccoon.jpg.*full checkout"):
+    with pytest.raises(FileNotFoundError, match="raccoon.jpg.*ships in every install.*reinstall"):
         own[0].load()
 
 
