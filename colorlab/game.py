@@ -66,7 +66,9 @@ __all__ = [
     "plan_rounds",
     "crop_picture",
     "picture",
+    "z_value",
     "wilson_interval",
+    "widest_half_width",
     "answers_needed",
     "answer_record",
     "append_answer",
@@ -300,7 +302,8 @@ def picture(
 # --- Statistics ---------------------------------------------------------------------
 
 
-def _z(confidence: float) -> float:
+def z_value(confidence: float = CONFIDENCE) -> float:
+    """The two-sided standard normal quantile of ``confidence`` (1.95996... for 95%)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     return NormalDist().inv_cdf(0.5 + confidence / 2)
@@ -318,7 +321,7 @@ def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[flo
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
     if n == 0:
         return (0.0, 1.0)
-    z = _z(confidence)
+    z = z_value(confidence)
     p = k / n
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
@@ -327,16 +330,29 @@ def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[flo
     return (0.0 if k == 0 else max(0.0, centre - half), 1.0 if k == n else min(1.0, centre + half))
 
 
+def widest_half_width(n: int, confidence: float = CONFIDENCE) -> float:
+    """Half the width of the Wilson interval of ``n`` answers at a rate of 1/2, the widest
+    it gets for that ``n``: ``z / (2·sqrt(n + z²))``."""
+    if n < 1:
+        raise ValueError(f"need at least one answer, got n={n}")
+    z = z_value(confidence)
+    return z / (2 * math.sqrt(n + z * z))
+
+
 def answers_needed(half_width: float, confidence: float = CONFIDENCE) -> int:
     """The fewest answers whose Wilson interval is at most ``± half_width`` whatever the rate.
 
-    The widest case is a rate of 1/2, where the half-width is ``z / (2·sqrt(n + z²))``;
-    so ``n >= (z / 2·half_width)² - z²``. For ±10% at 95%: 93 answers.
+    From :func:`widest_half_width`: ``n >= (z / 2·half_width)² - z²``.
+    For ±10% at 95%: 93 answers.
     """
     if not 0 < half_width < 0.5:
         raise ValueError(f"half_width must be in (0, 0.5), got {half_width}")
-    z = _z(confidence)
-    n = max(1, math.ceil((z / (2 * half_width)) ** 2 - z * z - 1e-9))
+    z = z_value(confidence)
+    n = max(1, math.ceil((z / (2 * half_width)) ** 2 - z * z))
+    while n > 1 and widest_half_width(n - 1, confidence) <= half_width:  # guard against rounding
+        n -= 1
+    while widest_half_width(n, confidence) > half_width:
+        n += 1
     return n
 
 
