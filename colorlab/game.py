@@ -14,8 +14,9 @@ the buttons (those are :class:`colorlab.game_app.RealOrColorizedApp`):
 * the **statistics** (:func:`wilson_interval`, :func:`summarize`,
   :func:`pool_results`): score, the *fooled rate* (the fraction of colorized
   pictures answered "real") with a Wilson 95% interval, per model and per picture;
-* the **figure** (:func:`results_figure`) and a simulated class
-  (:func:`simulate_class`) to try it all without anyone clicking.
+* the **figure** (:func:`results_figure`); an automatic judge playing the same
+  games (:func:`play`) and a simulated class (:func:`simulate_class`), to try
+  it all without anyone clicking.
 
 Few photos, several crops: the held-out set is small (two photos today), so a
 game shows several square crops of each photo (the centre and the four
@@ -33,7 +34,7 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
@@ -78,6 +79,7 @@ __all__ = [
     "pool_results",
     "format_summary",
     "results_figure",
+    "play",
     "simulate_class",
 ]
 
@@ -703,6 +705,57 @@ def results_figure(
     fig.suptitle(f"{title}\n{s.answers} answers, {s.players} player(s), score {s.correct}/{s.answers}")
     fig.tight_layout()
     return fig
+
+
+# --- Playing from code -----------------------------------------------------------------
+
+
+def play(
+    judge: Callable[[np.ndarray], str],
+    seeds: Iterable[int] = (0,),
+    photos: Mapping[str, PhotoSource] | str | os.PathLike[str] | None = None,
+    models: Mapping[str, Any] | None = None,
+    *,
+    player: str = "bot",
+    size: int = DISPLAY_SIZE,
+    network_size: int | None = None,
+    max_rounds: int = TARGET_ROUNDS,
+) -> list[dict[str, Any]]:
+    """Let a function play one game per seed; returns its answers as results-file records.
+
+    ``judge`` gets each picture, ``(size, size, 3)`` uint8, and returns
+    :data:`REAL` or :data:`COLORIZED`: an automatic judge (e.g. a colourfulness
+    threshold) plays exactly the games people play. ``photos`` and ``models``
+    as for :class:`colorlab.game_app.RealOrColorizedApp`; pictures are made
+    once and reused across seeds.
+    """
+    from .data import load_image
+
+    if models is None:
+        from .infer import load_pretrained
+
+        models = {"demo": load_pretrained()}
+    sources = resolve_photos(photos)
+    loaded: dict[str, np.ndarray] = {}
+    pictures: dict[tuple[str, str, str | None], np.ndarray] = {}
+    records = []
+    for seed in seeds:
+        for i, r in enumerate(plan_rounds(list(sources), list(models), seed, max_rounds=max_rounds)):
+            key = (r.photo, r.crop, r.model)
+            if key not in pictures:
+                if r.photo not in loaded:
+                    loaded[r.photo] = load_image(sources[r.photo])
+                model = models[r.model] if r.model is not None else None
+                pictures[key] = picture(loaded[r.photo], r, model, size=size, network_size=network_size)
+            started = time.monotonic()
+            verdict = judge(pictures[key])
+            records.append(
+                answer_record(
+                    r, verdict, seconds=time.monotonic() - started, session=f"{player}-{seed}",
+                    player=player, seed=seed, index=i,
+                )
+            )
+    return records
 
 
 # --- A simulated class ----------------------------------------------------------------
