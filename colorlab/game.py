@@ -227,7 +227,8 @@ def plan_rounds(
         ]
 
     if len(names) == 1:
-        items = [(names[0], c) for c in crops][: max(2, min(max_rounds, k) // 2 * 2)]
+        crops = crops if k > 1 else CROPS[:2]  # one photo needs two crops: one real, one colorized
+        items = [(names[0], c) for c in crops][: len(crops) // 2 * 2]
         half = len(items) // 2
         shown = [COLORIZED] * half + [REAL] * (len(items) - half)
         shown = [shown[i] for i in rng.permutation(len(shown))]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +94,14 @@ def test_few_photos_give_several_crops_each_so_a_game_has_about_ten_rounds():
     assert {r.crop for r in plan} == set(game.CROPS)
     many = game.plan_rounds([f"p{i}" for i in range(30)], ["demo"], seed=0)
     assert {r.crop for r in many} == {game.WHOLE} and len(many) == game.TARGET_ROUNDS
+
+
+def test_a_single_photo_is_split_into_real_and_colorized_crops():
+    for crops in (None, 1, 2, 5):
+        plan = game.plan_rounds(["only"], ["demo"], seed=0, crops_per_photo=crops)
+        shown = Counter(r.shown for r in plan)
+        assert shown[REAL] == shown[COLORIZED] >= 1, crops
+        assert len({r.crop for r in plan}) == len(plan)
 
 
 def test_colorized_pictures_are_shared_evenly_among_models():
@@ -455,3 +461,22 @@ def test_the_app_takes_its_photos_from_a_folder(tiny_net, tmp_path):
     app = RealOrColorizedApp(tmp_path, {"tiny": tiny_net}, size=32, network_size=32)
     assert {r.photo for r in app.rounds} == {f"p{i}.png" for i in range(4)}
     assert len(app.rounds) == game.TARGET_ROUNDS
+
+
+def test_a_judge_function_plays_the_same_seeded_games_people_get(small_photos, tiny_net):
+    judged = []
+
+    def always_real(picture):
+        judged.append(picture)
+        return REAL
+
+    records = game.play(always_real, seeds=[0, 1], photos=small_photos, models={"tiny": tiny_net}, size=32, network_size=32)
+    plans = [game.plan_rounds(list(small_photos), ["tiny"], s) for s in (0, 1)]
+    assert [(r["photo"], r["crop"], r["shown"]) for r in records] == [
+        (r.photo, r.crop, r.shown) for plan in plans for r in plan
+    ]
+    assert all(p.shape == (32, 32, 3) for p in judged)
+    s = game.summarize(records)
+    assert s.sessions == 2 and s.fooled.rate == 1.0 and s.accuracy == 0.5  # "always real" scores one half
+    with pytest.raises(ValueError, match="answer must be one of"):
+        game.play(lambda picture: "maybe", photos=small_photos, models={"tiny": tiny_net}, size=32, network_size=32)
