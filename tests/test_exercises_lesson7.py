@@ -82,3 +82,26 @@ def test_answers_needed_says_whether_a_wrong_count_is_too_few_or_more_than_neede
     assert not many and "not the fewest" in many.message
     assert "whole number" in lesson7.check_answers_needed(9.5).message
     assert not lesson7.check_answers_needed(None)
+
+
+def test_the_worked_coverage_solution_passes_and_the_spread_one_fails_with_a_reason():
+    from colorlab import game
+
+    def coverage(spread, classes=100):
+        inside = 0
+        for seed in range(classes):
+            records = game.simulate_class(["china", "flower"], {"demo": 0.3}, players=24, spread=spread, seed=seed)
+            low, high = game.pool_results(records).fooled.interval
+            inside += low <= 0.3 <= high
+        return inside / classes
+
+    independent = coverage(0.0)
+    assert lesson7.check_coverage(independent), independent
+    correlated = lesson7.check_coverage(coverage(1.5))
+    assert not correlated and "spread=0" in correlated.message
+
+
+def test_coverage_check_names_a_percentage_or_a_count():
+    assert "percentage" in lesson7.check_coverage(94.5).message
+    assert "count of classes" in lesson7.check_coverage(189).message
+    assert not lesson7.check_coverage(None)

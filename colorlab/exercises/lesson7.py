@@ -4,6 +4,7 @@
 >>> lesson7.check_wilson_interval(my_wilson)      # my_wilson(k, n) -> (low, high)
 >>> lesson7.check_fooled_rate(my_rate)            # the fooled rate of EXAMPLE_ANSWERS
 >>> lesson7.check_answers_needed(my_n)            # answers for a 95% interval of at most +-10 points
+>>> lesson7.check_coverage(my_coverage)           # how often simulated intervals hold the true rate
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "check_wilson_interval",
     "check_fooled_rate",
     "check_answers_needed",
+    "check_coverage",
 ]
 
 #: Twelve answers of one player: what each picture was and what they said.
@@ -153,3 +155,32 @@ def check_answers_needed(n: int | None) -> CheckResult:
     if n < wilson:
         return wrong(f"with {n} answers the interval at a rate of 1/2 is ±{half(n):.3f}, wider than ±0.10")
     return wrong(f"{n} answers are enough (±{half(n):.3f}) but not the fewest: try a smaller n")
+
+
+#: Coverage a learner may find with a few hundred simulated classes and independent answers: 95%
+#: give or take three standard errors of a 200-class estimate.
+COVERAGE_RANGE = (0.90, 0.99)
+
+
+def check_coverage(fraction: float | None) -> CheckResult:
+    """``fraction``: of many simulated classes (``spread=0``), how many 95% intervals held the true rate."""
+    if fraction is None:
+        return wrong("simulate the classes, count the intervals that contain 0.30, and pass that fraction")
+    if _not_a_number(fraction):
+        return wrong(f"pass one number (a fraction), got {fraction!r}")
+    low, high = COVERAGE_RANGE
+    if low <= fraction <= high:
+        return right(
+            f"{fraction:.3f}: close to 0.95, as a 95% interval promises when the answers are independent; "
+            "now try spread=1.5"
+        )
+    if 1 < fraction <= 100 and low <= fraction / 100 <= high:
+        return wrong("that is a percentage; give the fraction (between 0 and 1)")
+    if fraction > 100:
+        return wrong("that looks like a count of classes; divide it by the number of classes you simulated")
+    if fraction < low:
+        return wrong(
+            f"{fraction:.3f} is far below 0.95: with spread=0 every picture is equally hard; check that you "
+            "used spread=0 and pooled each class's answers before taking pooled.fooled.interval"
+        )
+    return wrong(f"{fraction:.3f} is above what 95% intervals give; check that you counted low <= 0.3 <= high")
