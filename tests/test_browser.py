@@ -1,14 +1,16 @@
-"""A real browser: JupyterLab + Debian's Chromium (Playwright) run lesson 5 and colorize an upload.
+"""A real browser: JupyterLab + Debian's Chromium (Playwright) run the lessons' apps.
 
+Lesson 5 colorizes an upload; lesson 7's "Real or colorized?" game is played to its summary.
 Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``). Without it the
-test is skipped locally and fails when ``CI`` is set: a skipped check is not a
-pass. The final screenshot is written to ``tests/artifacts/browser_final.png``
-(or ``$COLORLAB_SCREENSHOT_DIR``).
+tests are skipped locally and fail when ``CI`` is set: a skipped check is not a
+pass. The final screenshots are written to ``tests/artifacts/browser_final.png``
+and ``tests/artifacts/browser_game.png`` (or ``$COLORLAB_SCREENSHOT_DIR``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +37,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 UPLOAD_SIZE = (173, 259)  # (height, width): a size no bundled photo has
+SERVED_LESSONS = ("05_live_colorization.ipynb", "07_real_or_colorized.ipynb")
 SCREENSHOT_DIR = Path(os.environ.get("COLORLAB_SCREENSHOT_DIR", ROOT / "tests" / "artifacts"))
 
 
@@ -63,13 +66,15 @@ def _free_port() -> int:
 
 @pytest.fixture
 def jupyterlab(tmp_path, demo_checkpoint):
-    """A token-less JupyterLab on a free loopback port, serving a copy of lesson 5; stopped afterwards."""
+    """A token-less JupyterLab on a free loopback port, serving a copy of lessons 5 and 7
+    (in ``tmp_path / "served" / "notebooks"``); stopped afterwards."""
     _requirements_or_skip()
     port = _free_port()
     # Serve a copy: JupyterLab autosaves, and the committed notebook must not change under the test.
     served = tmp_path / "served"
     (served / "notebooks").mkdir(parents=True)
-    shutil.copy2(NOTEBOOKS / "05_live_colorization.ipynb", served / "notebooks")
+    for lesson in SERVED_LESSONS:
+        shutil.copy2(NOTEBOOKS / lesson, served / "notebooks")
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     # A writable workspace and settings dir keep the user's Lab state out of it.
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path / "workspaces")
@@ -116,6 +121,18 @@ def jupyterlab(tmp_path, demo_checkpoint):
         log.close()
 
 
+def open_and_run_all(page, base: str, lesson: str) -> None:
+    """Open a served lesson once its kernel is idle, clear the committed outputs and run every cell."""
+    page.goto(f"{base}/lab/tree/notebooks/{lesson}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
+    page.click(".jp-Notebook .jp-Cell >> nth=0")
+    page.click("li.lm-MenuBar-item:has-text('Edit')")
+    page.click("li.lm-Menu-item[data-command='editmenu:clear-all']")
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+
+
 def test_lesson_5_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -135,15 +152,8 @@ def test_lesson_5_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(300_000)  # a loaded 2-core CI machine is slow to start kernels
-            page.goto(f"{jupyterlab}/lab/tree/notebooks/05_live_colorization.ipynb")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
             # Kernel ready, then a clean slate: clear the committed outputs and run every cell.
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
-            page.click(".jp-Notebook .jp-Cell >> nth=0")
-            page.click("li.lm-MenuBar-item:has-text('Edit')")
-            page.click("li.lm-Menu-item[data-command='editmenu:clear-all']")
-            page.click("li.lm-MenuBar-item:has-text('Run')")
-            page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+            open_and_run_all(page, jupyterlab, "05_live_colorization.ipynb")
             # The app's Upload button appears once its cell has run.
             button = page.locator(".jp-OutputArea button:has-text('Upload')").first
             button.wait_for(state="visible")
@@ -170,3 +180,57 @@ def test_lesson_5_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_
         finally:
             browser.close()
     assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+
+
+def test_lesson_7_game_is_played_to_its_summary_in_a_real_browser(jupyterlab, tmp_path):
+    """Run lesson 7, click answers until the app shows the score; every click is one line in the results file."""
+    from playwright.sync_api import sync_playwright
+
+    from colorlab.game import read_results
+
+    results = tmp_path / "served" / "runs" / "07_answers.jsonl"  # the lesson's default, beside the served copy
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    screenshot = SCREENSHOT_DIR / "browser_game.png"
+    clicks = 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(300_000)
+            open_and_run_all(page, jupyterlab, "07_real_or_colorized.ipynb")
+            app = page.locator(".jp-OutputArea .widget-vbox:has-text('Real or colorized?')").first
+            app.wait_for(state="visible")
+            buttons = [app.locator("button", has_text=text).first for text in ("Colorized", "Real")]
+            buttons[1].wait_for(state="visible")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-OutputArea .widget-image')].some(i => i.naturalWidth > 0)"
+            )
+            page.wait_for_selector("text=Round 1 of")
+            app.scroll_into_view_if_needed()  # Lab renders cells far off screen lazily
+            text = app.text_content() or ""
+            shown = re.search(r"Round 1 of (\d+)", text)
+            assert shown, f"no progress line in the app: {text[:300]!r}"
+            total = int(shown.group(1))
+            assert 8 <= total <= 12, shown.group(0)
+            for clicks in range(1, total + 1):
+                page.wait_for_selector(f"text=Round {clicks} of {total}")  # the round on screen, not a stale one
+                buttons[clicks % 2].click()
+            summary = app.locator("text=Your score:").first
+            summary.wait_for(state="visible")
+            summary.scroll_into_view_if_needed()
+            assert f"of {total}" in (summary.text_content() or "")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-OutputArea .widget-image')].some(i => i.naturalWidth > 500)"
+            )
+            summary.scroll_into_view_if_needed()
+            page.screenshot(path=str(screenshot), full_page=False)
+        except Exception:
+            page.screenshot(path=str(SCREENSHOT_DIR / "browser_game_failure.png"), full_page=False)
+            raise
+        finally:
+            browser.close()
+    assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+    answers = read_results(results)
+    assert len(answers) == total == clicks
+    assert [a["round"] for a in answers] == list(range(total))
+    assert [a["answer"] for a in answers] == ["real" if i % 2 else "colorized" for i in range(1, total + 1)]

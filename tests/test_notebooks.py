@@ -27,6 +27,7 @@ EXPECTED = [
     "03_training.ipynb",
     "04_results.ipynb",
     "05_live_colorization.ipynb",
+    "07_real_or_colorized.ipynb",
 ]
 
 
@@ -58,7 +59,7 @@ def run_notebook(name: str, out_dir: Path, **parameters) -> nbformat.NotebookNod
     return nbformat.read(output, as_version=4)
 
 
-def test_the_five_lessons_are_there_in_order():
+def test_the_lessons_are_there_in_order():
     assert LESSONS == EXPECTED
 
 
@@ -140,6 +141,27 @@ def test_lesson_5_builds_the_app_and_reports_bad_files(tmp_path, demo_checkpoint
     text = outputs_text(nb)
     assert "input (300, 451, 3) -> result (300, 451, 3)" in text
     assert "notes.txt: not an image" in text
+    assert "Traceback" not in text
+
+
+def test_lesson_7_plays_the_game_by_bot_and_pools_a_simulated_class_per_model(tmp_path, demo_checkpoint):
+    from colorlab import game
+
+    answers = tmp_path / "answers.jsonl"
+    klass = tmp_path / "class.jsonl"
+    nb = run_notebook(
+        "07_real_or_colorized.ipynb", tmp_path, results_path=str(answers), class_players=6, class_results_path=str(klass)
+    )
+    text = outputs_text(nb)
+    # the bot played six seeded games through the same plan people get
+    assert text.count("colorized photo: [") == 6 and "answers: 60 from 1 player(s) in 6 game(s)" in text
+    assert "Wilson 95%: 11.8% - 76.9%" in text  # 2 of 5
+    # the simulated class was written, pooled, and compared per model
+    pooled = game.pool_results(klass)
+    assert pooled.players == 6 and set(pooled.by_model) == {"regression", "classification"}
+    assert "model classification: fooled" in text and "model regression: fooled" in text
+    # nobody clicked: the lesson wrote no answers of its own, and says so
+    assert not answers.exists() and "no answers yet" in text
     assert "Traceback" not in text
 
 
