@@ -36,6 +36,7 @@ __all__ = [
     "load_image_bytes",
     "load_item",
     "item_name",
+    "heldout_images",
     "to_rgb",
     "is_grayscale",
     "sample_images",
@@ -347,6 +348,22 @@ def sample_images(names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         if not is_grayscale(img):
             out[n] = img
     return out
+
+
+def heldout_images(root: str | os.PathLike[str] | None = None, split: str = "imagenet-sample.csv") -> dict[str, np.ndarray]:
+    """The photos the demo models never saw in training, as ``{name: (H, W, 3) uint8}``.
+
+    Always the bundled held-out photos (``china``, ``flower``); with ``root``, the folder of
+    ``EliSchwartz/imagenet-sample-images`` (see data/README.md), its held-out photos too.
+    """
+    from .resources import split_path
+    from .splits import read_split, select
+
+    rows = read_split(split_path(split))
+    if root is None:
+        rows = [r for r in rows if r.name.startswith(SAMPLE_PREFIX)]
+    items = select(rows, "heldout", root or ".")
+    return {item_name(item, root): load_item(item) for item in items}
 
 
 # --- Splits and center crops --------------------------------------------------------

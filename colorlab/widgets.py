@@ -36,7 +36,7 @@ from .color import lab_to_rgb
 from .data import SAMPLE_PHOTOS, ImageLoadError, load_image_bytes
 from .metrics import gray_baseline
 
-__all__ = ["ColorizeApp", "ab_picker", "png_bytes", "find_checkpoints"]
+__all__ = ["ColorizeApp", "RealOrColorizedApp", "ab_picker", "png_bytes", "find_checkpoints"]
 
 #: Longest side of the before/after previews (the download keeps the full size).
 PREVIEW_SIDE = 640
@@ -238,3 +238,6 @@ def ab_picker(L: float = 60.0) -> widgets.VBox:
     b.observe(update, names="value")
     update()
     return widgets.VBox([widgets.HTML(f"<b>Lab colour picker at L = {L:g}</b>"), a, b, swatch])
+
+
+from .game_app import RealOrColorizedApp  # noqa: E402  (the "real or colorized?" game, lesson 7)
