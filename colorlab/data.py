@@ -363,7 +363,7 @@ def heldout_images(root: str | os.PathLike[str] | None = None, split: str = "ima
     if root is None:
         rows = [r for r in rows if r.name.startswith(SAMPLE_PREFIX)]
     items = select(rows, "heldout", root or ".")
-    return {item_name(item, root): load_item(item) for item in items}
+    return {item_name(item, root).removeprefix(SAMPLE_PREFIX): load_item(item) for item in items}
 
 
 # --- Splits and center crops --------------------------------------------------------
