@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .device import resolve_device
+from .device import choose_precision, resolve_device
 from .files import atomic_write
 from .model import ColorizationNet, ModelConfig
 from .resources import model_path
@@ -130,6 +130,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
 def load_weights(model: ColorizationNet, ckpt: dict[str, Any], path: Any = "<checkpoint>") -> None:
     """Check that ``ckpt`` was made for ``model``'s architecture, then load its weights (any float dtype)."""
     found, exp = ModelConfig.from_dict(ckpt["model_config"]), model.config
+    if found.head != exp.head:
+        raise CheckpointError(f"{path}: made for the {found.head} head, the model has the {exp.head} head")
     if found.backbone != exp.backbone:
         raise CheckpointError(f"{path}: made for backbone {found.backbone!r}, the model has {exp.backbone!r}")
     if tuple(found.encoder_channels) != tuple(exp.encoder_channels) or found.fusion_channels != exp.fusion_channels:
@@ -156,7 +158,10 @@ def model_from_checkpoint(
     ckpt: dict[str, Any], path: Any = "<checkpoint>", *, pretrained: bool = True, backbone_weights: str | None = None
 ) -> ColorizationNet:
     """Rebuild the network a checkpoint describes and load its weights (the one place this happens)."""
-    config = ModelConfig.from_dict(ckpt["model_config"])
+    try:
+        config = ModelConfig.from_dict(ckpt["model_config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its model_config is not one this colorlab can build ({exc})") from None
     config.pretrained = pretrained
     if backbone_weights is not None:
         config.backbone_weights = backbone_weights
@@ -171,11 +176,15 @@ def model_from_checkpoint(
 
 
 def load_model(
-    path: str | os.PathLike[str], device: str | torch.device | None = None, *, backbone_weights: str | None = None
+    path: str | os.PathLike[str], device: str | torch.device | None = None, *, backbone_weights: str | None = None,
+    precision: str = "auto",
 ) -> ColorizationNet:
-    """The model stored in a colorlab checkpoint (loaded with ``weights_only=True``), in eval mode."""
+    """The model stored in a colorlab checkpoint (loaded with ``weights_only=True``), in eval mode,
+    in the memory layout :func:`colorlab.device.choose_precision` picks for ``device``."""
     model = model_from_checkpoint(load_checkpoint(path), path, backbone_weights=backbone_weights)
-    return model.to(resolve_device(device)).eval()
+    dev = resolve_device(device)
+    layout = torch.channels_last if choose_precision(dev, precision).channels_last else torch.preserve_format
+    return model.to(dev, memory_format=layout).eval()
 
 
 def export_checkpoint(

@@ -46,6 +46,12 @@ def _split_items(args: argparse.Namespace) -> list:
     return select(read_split(args.split), args.subset, args.data)
 
 
+def _add_temperature(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temperature", type=float, default=None, metavar="T",
+                   help="classification-head models: from the mean of the colours (1) towards the most likely one (near 0); "
+                   "default: the model's own (0.38)")
+
+
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
 
@@ -86,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)")
     c.add_argument("--size", type=int, default=224, help="short side the network sees (multiple of 8)")
     c.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colour (0 = gray)")
+    _add_temperature(c)
     _add_device(c)
 
     t = sub.add_parser(
@@ -122,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--exclude", default="", metavar="NAMES", help="with --data sample: comma-separated photos to hold out")
     _add_split(t, "train")
     t.add_argument("--backbone", default="efficientnet_lite0", help="efficientnet_lite0, inception_v3, inception_resnet_v2 or none")
+    t.add_argument("--head", choices=("regression", "classification"), default="regression",
+                   help="regression: the paper's ab output and --loss; classification: colour bins with rebalanced cross-entropy")
     t.add_argument("--backbone-weights", default=None, metavar="FILE", help="local weights file for an inception backbone")
     t.add_argument("--out", default="colorlab-run.pt", metavar="CKPT", help="checkpoint path")
     t.add_argument("--resume", action="store_true", help="continue from --out if it exists")
@@ -175,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=256, help="evaluation crop size")
     e.add_argument("--only", default="", metavar="NAMES", help="with --data sample: comma-separated photos to evaluate on")
     _add_split(e, "heldout")
+    _add_temperature(e)
     e.add_argument("--worst", type=int, default=5, metavar="N", help="list the N photos where the model gains least over gray")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_device(e)
@@ -301,7 +311,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         label = "<stdin>" if name == STDIO else name
         try:
             source = _read_stdin_photo() if name == STDIO else name
-            result = colorize(source, model, size=args.size, saturation=args.saturation)
+            result = colorize(source, model, size=args.size, saturation=args.saturation, temperature=args.temperature)
             if to_stdout:
                 buffer = io.BytesIO()
                 Image.fromarray(result).save(buffer, format="PNG")
@@ -420,7 +430,11 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
             seed=args.seed, num_workers=args.workers, device=args.device, precision=args.precision, compile=args.compile,
             save_every=args.save_every, max_steps=args.max_steps, progress=not args.no_progress,
         )
-        model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights))
+        model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights, head=args.head))
+        if args.head == "classification" and not (args.resume and Path(args.out).exists()):
+            from .colorbins import set_weights_from
+
+            set_weights_from(model, train_set)  # how rare each colour is in these photos
         trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume, overwrite=args.overwrite)
         history = trainer.fit()
     except (ValueError, FileExistsError, CheckpointError, LockedError) as exc:
@@ -450,7 +464,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
         return 2
-    result = evaluate(model, images, size=args.size)
+    result = evaluate(model, images, size=args.size, temperature=args.temperature)
     print(to_json(result) if args.json else format_table(result, worst=args.worst))
     return 0
 

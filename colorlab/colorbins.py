@@ -21,7 +21,7 @@ Units: the regression head works on ``ab / AB_SCALE`` in ``[-1, 1]``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -29,11 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorlab.color import rgb_to_lab
+from .color import rgb_to_lab, unscale_ab
 
 __all__ = [
     "GRID", "SOFT_K", "SIGMA", "LAMBDA", "TEMPERATURE", "BinSpec", "gamut_bins", "nearest_bin",
     "soft_encode", "ab_prior", "rebalance_weights", "classification_loss", "annealed_mean",
+    "criterion", "set_weights_from",
 ]
 
 #: Side of an (a, b) cell, Lab units.
@@ -267,3 +268,41 @@ class BinSpec:
         bins = gamut_bins(grid)
         prior = ab_prior(ab, bins, sigma)
         return cls(bins, prior, rebalance_weights(prior, lam), grid, lam, sigma, temperature)
+
+
+def criterion(model: torch.nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The training loss of a classification-head ``model``: ``(logits, scaled ab) -> loss``.
+
+    The true ab ``(B, 2, H, W)`` (scaled, as :func:`colorlab.color.rgb_to_network` gives it) is
+    averaged down to the logits' half resolution, turned into Lab units, and scored with
+    :func:`classification_loss` using the model's bins and rebalancing weights.
+    """
+
+    def loss(logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        target = unscale_ab(F.interpolate(ab.float(), size=logits.shape[-2:], mode="area"))
+        return classification_loss(logits, target, model.ab_bins, model.ab_weights)
+
+    return loss
+
+
+def set_weights_from(
+    model: torch.nn.Module, dataset: Sequence, max_images: int = 1000, lam: float = LAMBDA, sigma: float = SIGMA
+) -> BinSpec:
+    """Measure the colour prior on (up to ``max_images``, evenly spaced) training photos and store
+    it, and the rebalancing weights, in a classification-head ``model``'s buffers.
+
+    ``dataset[i]`` is a uint8 ``(3, S, S)`` crop (:class:`colorlab.data.ColorDataset`,
+    :class:`colorlab.cache.CachedDataset`); items that raise (unusable files) are left out.
+    """
+    step = max(1, len(dataset) // max_images)
+    images = []
+    for i in range(0, len(dataset), step):
+        try:
+            images.append(dataset[i].permute(1, 2, 0).numpy())
+        except ValueError:  # an unusable photo (ImageLoadError): it is not in the training data either
+            continue
+    spec = BinSpec.from_images(images, grid=model.config.grid, lam=lam, sigma=sigma, temperature=model.config.temperature)
+    with torch.no_grad():
+        model.ab_prior.copy_(spec.prior)
+        model.ab_weights.copy_(spec.weights)
+    return spec

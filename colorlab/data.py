@@ -398,7 +398,7 @@ def _pixel_box(box: tuple[float, float, float, float], w: int, h: int) -> tuple[
 def center_crop_resize(image: np.ndarray, size: int) -> np.ndarray:
     """Center crop to the short side, resize to ``size x size`` (the usual evaluation protocol)."""
     box = _pixel_box(center_box(image.shape[1], image.shape[0]), image.shape[1], image.shape[0])
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BICUBIC, box=box, reducing_gap=3.0))
+    return np.array(Image.fromarray(image).resize((size, size), Image.BICUBIC, box=box, reducing_gap=3.0))
 
 
 # --- The folder dataset -------------------------------------------------------------
@@ -490,7 +490,7 @@ class ColorDataset(torch.utils.data.Dataset):
         if not self.augment:
             return torch.from_numpy(center_crop_resize(rgb, self.size)).permute(2, 0, 1)
         box, flip = sample_crop(self.crops, self.epoch, index, img.width, img.height, thumbnail(rgb))
-        crop = np.asarray(img.resize((self.size, self.size), Image.BILINEAR, box=_pixel_box(box, img.width, img.height), reducing_gap=2.0))
+        crop = np.array(img.resize((self.size, self.size), Image.BILINEAR, box=_pixel_box(box, img.width, img.height), reducing_gap=2.0))
         return torch.from_numpy(np.ascontiguousarray(crop[:, ::-1] if flip else crop)).permute(2, 0, 1)
 
     def batches(self, chunks: Sequence[Sequence[int]], epoch: int, device: torch.device, workers: int = 0):

@@ -19,6 +19,7 @@ from PIL import Image
 from .checkpoint import describe_checkpoint, load_model, load_pretrained, pretrained_path
 from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
 from .data import ImageSource, load_image
+from .device import choose_precision
 from .model import STRIDE, ColorizationNet
 
 __all__ = [
@@ -67,20 +68,30 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def predict_ab(model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """ab in Lab units ``(B, 2, h, w)`` for uint8 RGB ``(B, h, w, 3)`` or ``(h, w, 3)`` at network size."""
+def predict_ab(
+    model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor, *, temperature: float | None = None, precision: str = "auto"
+) -> torch.Tensor:
+    """ab in Lab units ``(B, 2, h, w)`` for uint8 RGB ``(B, h, w, 3)`` or ``(h, w, 3)`` at network size.
+
+    ``temperature`` decodes a classification head (default: the model's own); ``precision``
+    is :func:`colorlab.device.choose_precision`'s (bf16 where the hardware runs it natively).
+    """
     device = _model_device(model)
+    prec = choose_precision(device, precision)
     t = torch.from_numpy(np.array(rgb_small)) if not isinstance(rgb_small, torch.Tensor) else rgb_small
     if t.dim() == 3:
         t = t.unsqueeze(0)
-    rgb = t.to(device).permute(0, 3, 1, 2)
+    l_net = scale_l(rgb_uint8_to_l(t.to(device).permute(0, 3, 1, 2)))
+    if prec.channels_last:
+        l_net = l_net.contiguous(memory_format=torch.channels_last)
     was_training = model.training
     model.eval()
     try:
-        ab = model(scale_l(rgb_uint8_to_l(rgb))).float() * AB_SCALE
+        with prec.autocast():
+            output = model(l_net)
+        return model.decode(output.float(), temperature).float() * AB_SCALE
     finally:
         model.train(was_training)
-    return ab
 
 
 def _lightness(strip: np.ndarray) -> torch.Tensor:
@@ -127,6 +138,8 @@ def colorize(
     *,
     size: int = DEFAULT_SIZE,
     saturation: float = 1.0,
+    temperature: float | None = None,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Colorize one photo; returns ``(H, W, 3)`` uint8 RGB at the input's exact size.
 
@@ -134,11 +147,12 @@ def colorize(
     ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA; uint8, uint16, bool or float in
     ``[0, 1]``). A colour input is treated as gray: only its lightness is used.
     ``model`` defaults to :func:`load_pretrained`. ``saturation`` scales the
-    predicted ab (1 = as predicted, 0 = gray).
+    predicted ab (1 = as predicted, 0 = gray); ``temperature`` decodes a
+    classification head (from the mean at 1 towards the mode near 0).
     """
     model = model if model is not None else load_pretrained()
     rgb = load_image(image, gray_ok=True)
-    ab = predict_ab(model, _small(rgb, size))
+    ab = predict_ab(model, _small(rgb, size), temperature=temperature, precision=precision)
     return _join(rgb, ab, saturation)
 
 
@@ -149,6 +163,8 @@ def colorize_many(
     size: int = DEFAULT_SIZE,
     saturation: float = 1.0,
     batch_size: int = 16,
+    temperature: float | None = None,
+    precision: str = "auto",
 ) -> list[np.ndarray]:
     """Colorize many photos, batching those that share a network input size.
 
@@ -166,7 +182,7 @@ def colorize_many(
     for idx in groups.values():
         for start in range(0, len(idx), batch_size):
             chunk = idx[start : start + batch_size]
-            ab = predict_ab(model, np.stack([smalls[i] for i in chunk]))
+            ab = predict_ab(model, np.stack([smalls[i] for i in chunk]), temperature=temperature, precision=precision)
             for j, i in enumerate(chunk):
                 results[i] = _join(rgbs[i], ab[j : j + 1], saturation)
     return [r for r in results if r is not None]

@@ -90,6 +90,7 @@ def evaluate(
     *,
     size: int = EVAL_SIZE,
     network_size: int | None = None,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
     """PSNR, SSIM and colorfulness of ``model`` and of the gray baseline, per image and mean.
 
@@ -97,17 +98,29 @@ def evaluate(
     position). Each is center-cropped to its short side and resized to
     ``size x size`` first; the network sees it at ``network_size`` (default:
     :data:`colorlab.infer.DEFAULT_SIZE`, as :func:`colorize`). Returns ``{"per_image": {name: {...}}, "mean":
-    {...}, "n": count}``; the keys of each record are ``model_psnr``,
+    {...}, "n": count, "skipped": {name: reason}}``; the keys of each record are ``model_psnr``,
     ``gray_psnr``, ``model_ssim``, ``gray_ssim``, ``model_colorfulness``,
-    ``gray_colorfulness`` and ``true_colorfulness``.
+    ``gray_colorfulness`` and ``true_colorfulness``. Grayscale photos are skipped (there is no
+    colour to compare with, and the gray baseline would score an infinite PSNR), and so are
+    unreadable ones; both are listed under ``skipped`` with the reason. ``temperature`` decodes
+    a classification head.
     """
+    from .data import ImageLoadError, is_grayscale
     from .infer import DEFAULT_SIZE, colorize
 
     items = images.items() if isinstance(images, Mapping) else ((str(i), im) for i, im in enumerate(images))
     per_image: dict[str, dict[str, float]] = {}
+    skipped: dict[str, str] = {}
     for name, image in items:
-        truth = center_crop_resize(load_image(image), size)
-        pred = colorize(truth, model, size=network_size or DEFAULT_SIZE)
+        try:
+            truth = center_crop_resize(load_image(image), size)
+        except ImageLoadError as exc:
+            skipped[str(name)] = exc.reason
+            continue
+        if is_grayscale(truth):
+            skipped[str(name)] = "grayscale photo (no colour to compare with)"
+            continue
+        pred = colorize(truth, model, size=network_size or DEFAULT_SIZE, temperature=temperature)
         gray = gray_baseline(truth)
         rec: dict[str, float] = {}
         for who, img in (("model", pred), ("gray", gray)):
@@ -116,10 +129,10 @@ def evaluate(
         rec["true_colorfulness"] = colorfulness(truth)
         per_image[str(name)] = rec
     if not per_image:
-        raise ValueError("evaluate() got no images")
+        raise ValueError(f"evaluate() got no usable colour photos ({len(skipped)} skipped: {', '.join(list(skipped)[:3])})")
     keys = next(iter(per_image.values())).keys()
     mean = {k: float(np.mean([r[k] for r in per_image.values()])) for k in keys}
-    return {"per_image": per_image, "mean": mean, "n": len(per_image), "size": size}
+    return {"per_image": per_image, "mean": mean, "n": len(per_image), "size": size, "skipped": skipped}
 
 
 def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: int = 5) -> str:
@@ -148,9 +161,19 @@ def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: in
     if worst > 0:
         gains = sorted(per.items(), key=lambda kv: kv[1]["model_psnr"] - kv[1]["gray_psnr"])[:worst]
         lines.append(f"worst {len(gains)} by PSNR gain over gray: " + ", ".join(f"{n} ({r['model_psnr'] - r['gray_psnr']:+.2f} dB)" for n, r in gains))
+    if result.get("skipped"):
+        lines.append(f"skipped {len(result['skipped'])}: " + "; ".join(f"{n}: {why}" for n, why in result["skipped"].items()))
     return "\n".join(lines)
 
 
 def to_json(result: Mapping[str, Any]) -> str:
-    """The :func:`evaluate` result as JSON text."""
-    return json.dumps(result, indent=2, sort_keys=True)
+    """The :func:`evaluate` result as JSON text (standard JSON: an infinite PSNR becomes ``null``)."""
+
+    def finite(v: Any) -> Any:
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        if isinstance(v, Mapping):
+            return {k: finite(x) for k, x in v.items()}
+        return v
+
+    return json.dumps(finite(result), indent=2, sort_keys=True, allow_nan=False)

@@ -13,6 +13,10 @@ part                  layers                                      output
 
 The network takes scaled lightness ``(B, 1, H, W)`` in ``[-1, 1]`` and returns scaled ``ab``
 ``(B, 2, H, W)`` in ``[-1, 1]`` (see :mod:`colorlab.color`).
+
+That is the paper's *regression* head. ``ModelConfig(head="classification")`` swaps the decoder's
+last layer for logits over Q colour bins at half resolution (Zhang et al. 2016; the maths is in
+:mod:`colorlab.colorbins`); :meth:`ColorizationNet.decode` turns either output into scaled ab.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones import BACKBONES, create_backbone
-from .color import l_to_gray_rgb, unscale_l
+from .color import l_to_gray_rgb, scale_ab, unscale_l
 
 #: The spatial stride of the encoder: inputs must be multiples of this.
 STRIDE = 8
+#: The decoder's last layer: the paper's ab regression, or colour classification over bins.
+HEADS = ("regression", "classification")
 
 
 @dataclass
@@ -37,7 +43,8 @@ class ModelConfig:
 
     ``backbone`` is one of :data:`colorlab.backbones.BACKBONES`; ``pretrained=False`` gives the
     extractor random weights (for tests and shape studies); ``backbone_weights`` is an optional
-    local weights file for the inception backbones.
+    local weights file for the inception backbones. ``head`` is ``"regression"`` (the paper's) or
+    ``"classification"`` (bins of ``grid`` Lab units, decoded at ``temperature``).
     """
 
     backbone: str = "efficientnet_lite0"
@@ -45,6 +52,13 @@ class ModelConfig:
     backbone_weights: str | None = None
     encoder_channels: tuple[int, ...] = (64, 128, 128, 256, 256, 512, 512, 256)
     fusion_channels: int = 256
+    head: str = "regression"
+    grid: float = 10.0
+    temperature: float = 0.38
+
+    def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "encoder_channels": list(self.encoder_channels)}
@@ -126,17 +140,19 @@ class Fusion(nn.Module):
 
 
 class Decoder(nn.Module):
-    """conv 128, up x2, conv 64, conv 64, up x2, conv 32, conv 2 + tanh, up x2."""
+    """conv 128, up x2, conv 64, conv 64, up x2, conv 32, conv 2 + tanh, up x2.
 
-    def __init__(self, in_channels: int = 256) -> None:
+    With ``bins=Q`` the last layer is conv Q instead: logits ``(B, Q, H/2, W/2)``.
+    """
+
+    def __init__(self, in_channels: int = 256, bins: int | None = None) -> None:
         super().__init__()
+
         def up() -> nn.Upsample:
             return nn.Upsample(scale_factor=2, mode="nearest")
 
-        self.layers = nn.Sequential(
-            _conv(in_channels, 128), up(), _conv(128, 64), _conv(64, 64), up(), _conv(64, 32),
-            nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(), up(),
-        )
+        head = [nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(), up()] if bins is None else [nn.Conv2d(32, bins, 3, padding=1)]
+        self.layers = nn.Sequential(_conv(in_channels, 128), up(), _conv(128, 64), _conv(64, 64), up(), _conv(64, 32), *head)
 
     def forward(self, fused: torch.Tensor) -> torch.Tensor:
         return self.layers(fused)
@@ -154,7 +170,16 @@ class ColorizationNet(nn.Module):
         self.encoder = Encoder(tuple(c.encoder_channels))
         self.extractor = FeatureExtractor(c.backbone, pretrained=c.pretrained, weights=c.backbone_weights)
         self.fusion = Fusion(self.encoder.out_channels, self.extractor.dim, c.fusion_channels)
-        self.decoder = Decoder(c.fusion_channels)
+        bins = None
+        if c.head == "classification":
+            from .colorbins import gamut_bins
+
+            # Bin centres (Q, 2); how common each bin is in the training photos and its loss weight (Q,).
+            self.register_buffer("ab_bins", gamut_bins(c.grid))
+            self.register_buffer("ab_prior", torch.full((len(self.ab_bins),), 1.0 / len(self.ab_bins)))
+            self.register_buffer("ab_weights", torch.ones(len(self.ab_bins)))
+            bins = len(self.ab_bins)
+        self.decoder = Decoder(c.fusion_channels, bins)
 
     def forward(self, l_net: torch.Tensor) -> torch.Tensor:
         if l_net.dim() != 4 or l_net.shape[1] != 1:
@@ -165,6 +190,16 @@ class ColorizationNet(nn.Module):
                 "resize first or use colorlab.colorize(), which handles any size"
             )
         return self.decoder(self.fusion(self.encoder(l_net), self.extractor(l_net)))
+
+    def decode(self, output: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """The network's output -> scaled ``ab`` ``(B, 2, H, W)``: as it is for regression; for
+        classification the annealed mean of the bins at ``temperature``, upsampled x2."""
+        if self.config.head == "regression":
+            return output
+        from .colorbins import annealed_mean
+
+        ab = annealed_mean(output, self.ab_bins, temperature or self.config.temperature)
+        return F.interpolate(scale_ab(ab), scale_factor=2, mode="bilinear")
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights that training changes (the frozen extractor's come from its package)."""

@@ -51,21 +51,28 @@ def to_network(rgb: torch.Tensor, device: torch.device | str) -> tuple[torch.Ten
     return rgb_to_network(rgb.to(device).float() / 255.0)
 
 
+Loss = str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     l_net: torch.Tensor,
     ab: torch.Tensor,
     *,
-    loss: str = "mse",
+    loss: Loss = "mse",
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     grad_clip: float | None = 1.0,
 ) -> torch.Tensor:
-    """One optimizer step on a batch: forward, loss, backward, update. Returns the (detached) loss."""
+    """One optimizer step on a batch: forward, loss, backward, update. Returns the (detached) loss.
+
+    ``loss`` names a :func:`colorization_loss`, or is a function ``(output, ab) -> loss`` (the
+    classification head's: :func:`colorlab.colorbins.criterion`).
+    """
     model.train()
     with autocast():
         pred = model(l_net)
-    value = colorization_loss(pred, ab, loss)
+    value = loss(pred, ab) if callable(loss) else colorization_loss(pred, ab, loss)
     optimizer.zero_grad(set_to_none=True)
     value.backward()
     if grad_clip:
@@ -85,7 +92,7 @@ def validate(
     model: torch.nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     *,
-    loss: str = "mse",
+    loss: Loss = "mse",
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
 ) -> dict[str, float]:
     """Mean loss, RMS ab error (Lab units) and PSNR (dB, RGB) over ``(l_net, ab)`` batches.
@@ -96,9 +103,10 @@ def validate(
     n, loss_sum, sq_sum, psnr_sum = 0, 0.0, 0.0, 0.0
     for l_net, ab in batches:
         with autocast():
-            pred = model(l_net).float()
+            output = model(l_net)
+        pred = model.decode(output).float()  # scaled ab, whichever head
         b = len(l_net)
-        loss_sum += float(colorization_loss(pred, ab, loss)) * b
+        loss_sum += float(loss(output, ab) if callable(loss) else colorization_loss(pred, ab, loss)) * b
         sq_sum += float((pred - ab).pow(2).mean()) * b
         l32 = l_net.float()
         psnr_sum += float(psnr_rgb(lab_to_rgb(network_to_lab(l32, pred)), lab_to_rgb(network_to_lab(l32, ab))).sum())
@@ -115,7 +123,7 @@ def fit(
     *,
     epochs: int = 1,
     lr: float = 1e-3,
-    loss: str = "mse",
+    loss: Loss = "mse",
     device: torch.device | str = "cpu",
 ) -> list[dict[str, Any]]:
     """Train ``model`` with Adam for ``epochs`` passes over ``train_batches``; return one record per epoch.

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import colorbins
 from ..checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from ..color import rgb_to_network
 from ..device import choose_precision, resolve_device
@@ -164,6 +165,8 @@ class Trainer:
         self.rank, self.world_size = dist.rank(), dist.world_size()
         self.is_main = self.rank == 0
         self.forward = self._wrap(self.model, cuda)
+        # The objective: the config's regression loss, or the classification head's own cross-entropy.
+        self.criterion: Any = cfg.loss if model.config.head == "regression" else colorbins.criterion(self.model)
         self.train_data, self.val_data = train_data, val_data
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.on_epoch_end = on_epoch_end
@@ -288,7 +291,7 @@ class Trainer:
             return {}
         n = len(dataset) if self.config.val_max_images is None else min(len(dataset), self.config.val_max_images)
         stats = validate(self.model, self._batches(dataset, self._chunks(list(range(n))[self.rank :: self.world_size]), 0),
-                         loss=self.config.loss, autocast=self.precision.autocast)
+                         loss=self.criterion, autocast=self.precision.autocast)
         if self.world_size > 1:
             count = stats.get("val_images", 0)
             keys = ("val_loss", "val_rms_ab", "val_psnr")
@@ -338,7 +341,7 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr_at(self.step, total_steps)
                 t_step = time.perf_counter()
-                loss = train_step(self.forward, self.optimizer, l_net, ab, loss=cfg.loss, autocast=self.precision.autocast,
+                loss = train_step(self.forward, self.optimizer, l_net, ab, loss=self.criterion, autocast=self.precision.autocast,
                                   grad_clip=cfg.grad_clip)
                 self.step += 1
                 if self.compile and self.compile_time_s is None:
