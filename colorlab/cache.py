@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .crops import CropSpec, crop_batch, sample_crop, thumbnail
+from .files import atomic_write, exclusive_lock
 from .data import ImageLoadError, center_crop_resize, find_images, is_grayscale, item_name, load_item
 
 __all__ = [
@@ -62,14 +63,8 @@ _PENDING, _OK, _BAD = 0, 1, 2
 
 
 def is_cache(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is a folder written by :func:`prepare` (complete or not)."""
-    index = Path(path) / INDEX_NAME
-    if not index.is_file():
-        return False
-    try:
-        return json.loads(index.read_text()).get("format") == CACHE_FORMAT
-    except (OSError, ValueError):
-        return False
+    """True when ``path`` is a folder with a cache index (complete, incomplete or damaged: reading it says which)."""
+    return (Path(path) / INDEX_NAME).is_file()
 
 
 def read_index(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -77,8 +72,11 @@ def read_index(path: str | os.PathLike[str]) -> dict[str, Any]:
     index_path = Path(path) / INDEX_NAME
     if not index_path.is_file():
         raise ValueError(f"{path}: not a colorlab cache (no {INDEX_NAME}); make one with `colorlab prepare`")
-    index = json.loads(index_path.read_text())
-    if index.get("format") != CACHE_FORMAT:
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{index_path}: unreadable or corrupt ({exc}); rebuild the cache with `colorlab prepare ... --overwrite`") from None
+    if not isinstance(index, dict) or index.get("format") != CACHE_FORMAT:
         raise ValueError(f"{path}: {INDEX_NAME} is not a colorlab cache index")
     if index.get("version") != CACHE_VERSION:
         raise ValueError(f"{path}: cache version {index.get('version')!r}, this colorlab reads {CACHE_VERSION}; re-run prepare")
@@ -86,9 +84,8 @@ def read_index(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write(json.dumps(obj, indent=1).encode())
 
 
 # Worker state (one memory map per process, opened once).
@@ -96,6 +93,9 @@ _W: dict[str, Any] = {}
 
 
 def _worker_init(images_path: str, size: int, skip_grayscale: bool) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle, in one line
     _W["images"] = np.load(images_path, mmap_mode="r+")
     _W["size"] = size
     _W["skip_grayscale"] = skip_grayscale
@@ -127,6 +127,7 @@ def prepare(
     progress: bool = True,
     chunksize: int = 16,
     files: Sequence[str | os.PathLike[str]] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Store every image below ``data_dir`` as ``size x size`` uint8 RGB in the cache folder ``out``.
 
@@ -139,19 +140,29 @@ def prepare(
     with the same arguments; called on a complete cache of the same files it
     returns at once. Unusable (and, with ``skip_grayscale``, grayscale) files
     are skipped with one warning line each and listed under ``"skipped"`` in
-    ``index.json``. Returns ``Path(out)``.
+    ``index.json``. A folder holding another cache (other files or size) is rebuilt only with
+    ``overwrite=True``; two runs into one folder at once are refused. Returns ``Path(out)``.
     """
-    from tqdm.auto import tqdm
-
     if size < 8:
         raise ValueError(f"size must be at least 8, got {size}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: is a file; give a folder for the cache")
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out / INDEX_NAME, what="prepare"):
+        return _prepare(data_dir, out, size, workers, skip_grayscale, progress, chunksize, files, overwrite)
+
+
+def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, chunksize, files, overwrite) -> Path:
+    from tqdm.auto import tqdm
+
     root = Path(data_dir)
     files = find_images(root) if files is None else list(files)
     if not files:
         raise ValueError(f"{root}: no images found")
     rel = [item_name(p, root) for p in files]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     index_path, images_path, state_path, bad_path = (out / n for n in (INDEX_NAME, IMAGES_NAME, STATE_NAME, BAD_NAME))
 
     resume = False
@@ -160,11 +171,14 @@ def prepare(
             old = read_index(out)
             resume = old.get("size") == size and old.get("files") == rel and images_path.is_file() and state_path.is_file()
         except ValueError:
-            resume = False
+            old = {}
         if resume and old.get("complete"):
             return out
+        if not resume and not overwrite:
+            held = f"{old.get('size')}px images of {len(old.get('files', []))} file(s)" if old else "a damaged cache"
+            raise FileExistsError(f"{out}: holds another cache ({held}); pass --overwrite to rebuild it, or choose another --out")
         if not resume:
-            print(f"colorlab prepare: {out} holds another cache (other files or size); rebuilding it", file=sys.stderr)
+            print(f"colorlab prepare: rebuilding the cache in {out} (--overwrite)", file=sys.stderr)
     index: dict[str, Any] = {
         "format": CACHE_FORMAT,
         "version": CACHE_VERSION,

@@ -215,10 +215,10 @@ def pretrained_path(name: str = PRETRAINED_NAME) -> Path:
     return model_path(name)
 
 
-_PRETRAINED: dict[tuple[str, float, str], ColorizationNet] = {}
+_PRETRAINED: dict[tuple[str, float, str, str], ColorizationNet] = {}
 
 
-def load_pretrained(device: str | torch.device | None = None, name: str = PRETRAINED_NAME) -> ColorizationNet:
+def load_pretrained(device: str | torch.device | None = None, name: str = PRETRAINED_NAME, *, precision: str = "auto") -> ColorizationNet:
     """A demo model shipped with colorlab (no network needed), cached per device and file version."""
     path = pretrained_path(name)
     if not path.is_file():
@@ -227,7 +227,7 @@ def load_pretrained(device: str | torch.device | None = None, name: str = PRETRA
             "(pip install --force-reinstall --no-deps colorlab-koala) or point COLORLAB_PRETRAINED at a checkpoint"
         )
     dev = resolve_device(device)
-    key = (str(path), path.stat().st_mtime, str(dev))
+    key = (str(path), path.stat().st_mtime, str(dev), precision)
     if key not in _PRETRAINED:
-        _PRETRAINED[key] = load_model(path, dev)
+        _PRETRAINED[key] = load_model(path, dev, precision=precision)
     return _PRETRAINED[key]

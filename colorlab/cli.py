@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -52,6 +51,12 @@ def _add_temperature(p: argparse.ArgumentParser) -> None:
                    "default: the model's own (0.38)")
 
 
+def _add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="number format: auto = bf16 where the hardware runs it natively (CUDA GPUs, CPUs with AVX-512 BF16 "
+                   "or AMX), else fp32")
+
+
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
 
@@ -92,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)")
     c.add_argument("--size", type=int, default=224, help="short side the network sees (multiple of 8)")
     c.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colour (0 = gray)")
+    c.add_argument("--overwrite", action="store_true", help="replace results that already exist (never the input photos)")
+    _add_precision(c)
     _add_temperature(c)
     _add_device(c)
 
@@ -135,8 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="colorlab-run.pt", metavar="CKPT", help="checkpoint path")
     t.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out instead of refusing to start")
-    t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="number format: auto = bf16 where the hardware runs it natively (CUDA, CPUs with AVX-512 BF16/AMX), else fp32")
+    _add_precision(t)
     t.add_argument("--repeats", type=int, default=1, help="visit every image this many times per epoch")
     t.add_argument("--val-fraction", type=float, default=0.1, help="share of a folder's photos held out for validation")
     t.add_argument("--seed", type=int, default=0, help="seeds the initial weights, the crops and the split")
@@ -169,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--size", type=int, default=256, help="stored side length (crop it to the training size later)")
     pr.add_argument("--workers", type=int, default=None, help="processes (default: all CPU cores)")
     pr.add_argument("--keep-grayscale", action="store_true", help="also store photos without colour")
+    pr.add_argument("--overwrite", action="store_true", help="rebuild --out if it holds another cache (other photos or size)")
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     e = sub.add_parser(
@@ -200,49 +207,84 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("checkpoint", metavar="RUN", help="the training checkpoint")
     x.add_argument("out", metavar="OUT", help="where to write the copy")
     x.add_argument("--float32", action="store_true", help="keep float32 weights")
+    x.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (never the checkpoint being exported)")
     x.add_argument("--held-out", default="", metavar="NAMES", help="comma-separated photos not used in training (recorded)")
     return parser
 
 
 def _images(data: str, only: str = "", split_items: list | None = None) -> dict[str, object]:
-    from .data import find_images, item_name, load_item, sample_images
+    """``{name: item}`` to evaluate; items are loaded one at a time later (paths, ``sample:NAME``)."""
+    from .data import SAMPLE_PHOTOS, SAMPLE_PREFIX, find_images, item_name
 
     if split_items is not None:
-        return {item_name(item, data): load_item(item) for item in split_items}
+        return {item_name(item, data): item for item in split_items}
     if data == "sample":
-        names = [n for n in only.split(",") if n]
-        return dict(sample_images(names or None))
+        known = [p.name for p in SAMPLE_PHOTOS]
+        names = [n for n in only.split(",") if n] or known
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"--only: unknown sample photo(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return {n: SAMPLE_PREFIX + n for n in names}
     paths = find_images(data)
     if not paths:
-        raise SystemExit(f"colorlab: {data}: no images found")
+        raise ValueError(f"{data}: no images found")
     return {str(p): p for p in paths}
 
 
-def _model(checkpoint: str | None, device: str | None):
-    from .infer import load_model, load_pretrained
+def _model(checkpoint: str | None, device: str | None, precision: str = "auto"):
+    from .checkpoint import load_model, load_pretrained
 
-    return load_model(checkpoint, device) if checkpoint else load_pretrained(device)
+    return load_model(checkpoint, device, precision=precision) if checkpoint else load_pretrained(device, precision=precision)
 
 
-def _colorize_inputs(names: Sequence[str], out: Path | None) -> tuple[list[tuple[str, Path]], list[str]]:
-    """``(source, relative output path)`` for each photo named: files, the images below folders
-    (minus any inside ``out``), and ``-``; plus one error line per name that yields nothing."""
+def _expand(names: Sequence[str]) -> list[str]:
+    """Names as given, with shell patterns (``'old photos/*.png'``) expanded where no file has that name."""
+    import glob
+
+    out: list[str] = []
+    for name in names:
+        if name != STDIO and not os.path.lexists(name) and glob.has_magic(name):
+            matches = sorted(glob.glob(name, recursive=True))
+            out.extend(matches or [name])  # no match: the name stays, and is reported as missing
+        else:
+            out.append(name)
+    return out
+
+
+def _colorize_plan(names: Sequence[str], out: Path | None, single: Path | None) -> list[tuple[str, Path | None, str | None]]:
+    """``(source, target, error)`` per photo, in the order given: files, the images below folders
+    (minus any inside ``out``), and ``-``; a name that yields nothing is one entry with its error."""
     from .data import IMAGE_EXTENSIONS, find_images
 
-    jobs: list[tuple[str, Path]] = []
-    errors: list[str] = []
+    plan: list[tuple[str, Path | None, str | None]] = []
     for name in names:
-        if name == STDIO:
-            jobs.append((name, Path("stdin.png")))
-        elif Path(name).is_dir():
+        if Path(name).is_dir():
             root = Path(name)
             found = [p for p in find_images(root) if out is None or not p.resolve().is_relative_to(out.resolve())]
             if not found:
-                errors.append(f"{name}: no images found in this folder (looked for {', '.join(IMAGE_EXTENSIONS)})")
-            jobs.extend((str(p), p.relative_to(root).with_suffix(".png")) for p in found)
+                plan.append((name, None, f"{name}: no images found in this directory (looked for {', '.join(IMAGE_EXTENSIONS)})"))
+            plan += [(str(p), out / p.relative_to(root).with_suffix(".png") if out else single, None) for p in found]
         else:
-            jobs.append((name, Path(f"{Path(name).stem}.png")))
-    return jobs, errors
+            stem = "stdin" if name == STDIO else Path(name).stem
+            plan.append((name, out / f"{stem}.png" if out else single, None))
+    return plan
+
+
+def _plan_problems(plan: list[tuple[str, Path | None, str | None]], overwrite: bool) -> list[str]:
+    """Why the plan would lose data: two photos onto one output, a photo onto itself, an earlier output replaced."""
+    problems, by_target = [], {}
+    for source, target, error in plan:
+        if target is None or error:
+            continue
+        key = os.path.normcase(os.path.abspath(target))
+        if key in by_target:
+            problems.append(f"{by_target[key]} and {source} would both be written to {target}; colorize them into separate folders")
+        by_target[key] = source
+        if source != STDIO and target.exists() and os.path.exists(source) and os.path.samefile(source, target):
+            problems.append(f"{source}: colorizing it to {target} would replace the photo itself; choose another -o")
+        elif target.exists() and not overwrite:
+            problems.append(f"{target}: already exists (an earlier result?); pass --overwrite to replace it, or choose another -o")
+    return problems
 
 
 def _read_stdin_photo() -> np.ndarray:
@@ -252,66 +294,66 @@ def _read_stdin_photo() -> np.ndarray:
     return load_image_bytes(sys.stdin.buffer.read(), "<stdin>", gray_ok=True)
 
 
-def _write_image(rgb: np.ndarray, target: Path) -> None:
-    """Save ``(H, W, 3)`` uint8 ``rgb`` to ``target`` atomically (temp file beside it, then rename),
-    in the format its extension names."""
-    from PIL import Image
+def _colorize_options(args: argparse.Namespace) -> str | None:
+    """Why the colorize options are unusable (one line), or ``None``."""
+    import math
 
-    fmt = Image.registered_extensions().get(target.suffix.lower(), "PNG")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # O_EXCL: never write into a file that exists; mode 0o666 less the umask, like any new file.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(rgb).save(f, format=fmt)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if args.size < 8 or args.size % 8:
+        return f"--size must be a multiple of 8 and at least 8 (the network's stride), got {args.size}"
+    if not (math.isfinite(args.saturation) and 0 <= args.saturation <= 10):
+        return f"--saturation must be a number from 0 (gray) to 10, got {args.saturation}"
+    if args.temperature is not None and not (math.isfinite(args.temperature) and 0 < args.temperature <= 10):
+        return f"--temperature must be above 0 (0.38 is the paper's), got {args.temperature}"
+    return None
 
 
 def _cmd_colorize(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from .data import IMAGE_EXTENSIONS, ImageLoadError
-    from .infer import colorize
     from .checkpoint import CheckpointError
+    from .data import IMAGE_EXTENSIONS, ImageLoadError, write_image
+    from .files import check_writable
+    from .infer import colorize
 
-    if args.images.count(STDIO) > 1:
-        print("colorlab: '-' (standard input) can be given once", file=sys.stderr)
-        return 2
+    names = _expand(args.images)
+    problem = _colorize_options(args)
+    if problem is None and names.count(STDIO) > 1:
+        problem = "'-' (standard input) can be given once"
     to_stdout = args.output == STDIO
-    single = Path(args.output)
-    to_file = not to_stdout and single.suffix.lower() in IMAGE_EXTENSIONS and not single.is_dir()
-    out = None if to_stdout or to_file else single
-    jobs, errors = _colorize_inputs(args.images, out)
-    if (to_stdout or to_file) and len(jobs) != 1:
-        print(
-            f"colorlab: -o {args.output} takes exactly one photo, got {len(jobs)}; "
-            "give a folder to -o for several",
-            file=sys.stderr,
-        )
+    out_path = Path(args.output)
+    to_file = not to_stdout and out_path.suffix.lower() in IMAGE_EXTENSIONS and not out_path.is_dir()
+    out = None if to_stdout or to_file else out_path
+    if problem is None and out is not None and out.exists() and not out.is_dir():
+        problem = f"-o {out}: is a file; give a folder for the results (or a new .png name for one photo)"
+    if problem is None and out is not None:
+        problem = check_writable(out / "colorized.png")
+    plan = _colorize_plan(names, out, None if to_stdout else out_path)
+    photos = [p for p in plan if p[2] is None]
+    if problem is None and (to_stdout or to_file) and len(photos) != 1:
+        problem = f"-o {args.output} takes exactly one photo, got {len(photos)}; give a folder to -o for several"
+    if problem is None and to_stdout and sys.stdout.isatty():
+        problem = "-o - writes PNG bytes: redirect them, e.g. colorlab colorize photo.jpg -o - > out.png"
+    if problem is None and STDIO in names and sys.stdin.isatty():
+        problem = "'-' reads a photo from standard input: pipe one in, e.g. colorlab colorize - -o out/ < photo.jpg"
+    problems = [problem] if problem else _plan_problems(plan, args.overwrite)
+    if problems:
+        for line in problems[:10]:
+            print(f"colorlab: {line}", file=sys.stderr)
         return 2
-    if to_stdout and sys.stdout.isatty():
-        print("colorlab: -o - writes PNG bytes: redirect them, e.g. colorlab colorize photo.jpg -o - > out.png", file=sys.stderr)
-        return 2
-    if STDIO in args.images and sys.stdin.isatty():
-        print("colorlab: '-' reads a photo from standard input: pipe one in, e.g. colorlab colorize - -o out/ < photo.jpg", file=sys.stderr)
-        return 2
-    for line in errors:
-        print(f"colorlab: {line}", file=sys.stderr)
     try:
-        model = _model(args.checkpoint, args.device)
-    except CheckpointError as exc:
+        model = _model(args.checkpoint, args.device, args.precision)
+    except (CheckpointError, ValueError) as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
         return 2
-    failed = len(errors)
-    for name, relative in jobs:
+    failed = 0
+    for name, target, error in plan:
         label = "<stdin>" if name == STDIO else name
         try:
+            if error:
+                raise ValueError(error)
             source = _read_stdin_photo() if name == STDIO else name
-            result = colorize(source, model, size=args.size, saturation=args.saturation, temperature=args.temperature)
+            result = colorize(source, model, size=args.size, saturation=args.saturation, temperature=args.temperature,
+                              precision=args.precision)
             if to_stdout:
                 buffer = io.BytesIO()
                 Image.fromarray(result).save(buffer, format="PNG")
@@ -319,12 +361,11 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
                 sys.stdout.buffer.write(buffer.getvalue())
                 sys.stdout.buffer.flush()
                 continue
-            target = single if to_file else out / relative
-            _write_image(result, target)
+            write_image(result, target, overwrite=args.overwrite)
             print(f"{label} -> {target}")
         except (ImageLoadError, OSError, ValueError) as exc:
             failed += 1
-            msg = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
+            msg = str(exc) if str(exc).startswith(str(label)) else f"{label}: {exc}"
             print(f"colorlab: {msg}", file=sys.stderr)
     return 1 if failed else 0
 
@@ -336,11 +377,11 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         out = prepare(
             args.data, args.out, size=args.size, workers=args.workers,
             skip_grayscale=not args.keep_grayscale, progress=not args.no_progress,
-            files=_split_items(args) if args.split else None,
+            files=_split_items(args) if args.split else None, overwrite=args.overwrite,
         )
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"colorlab: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("colorlab: interrupted; what is stored is kept: run the same command again to continue", file=sys.stderr)
+        return 130
     index = read_index(out)
     print(f"{out}: {index['stored']} image(s) stored at {index['size']}x{index['size']}, {len(index['skipped'])} skipped")
     return 0
@@ -375,8 +416,11 @@ def _train(args: argparse.Namespace) -> int:
     from .data import ColorDataset, sample_images, split_items, find_images
 
     if args.colorful_crops < 1:
-        print(f"colorlab: --colorful-crops must be at least 1, got {args.colorful_crops}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--colorful-crops must be at least 1, got {args.colorful_crops}")
+    if not 0 < args.min_scale <= 1:
+        raise ValueError(f"--min-scale is a fraction of the photo's area, above 0 and at most 1; got {args.min_scale}")
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be at least 1, got {args.repeats}")
     if args.data != "sample" and is_cache(args.data):
         train_set, val_set = _train_cached(args)
         return _fit(args, train_set, val_set)
@@ -385,20 +429,14 @@ def _train(args: argparse.Namespace) -> int:
         photos = sample_images()
         unknown = [n for n in excluded if n not in photos]
         if unknown:
-            print(f"colorlab: --exclude: unknown sample photo(s) {unknown}; known: {sorted(photos)}", file=sys.stderr)
-            return 2
+            raise ValueError(f"--exclude: unknown sample photo(s) {unknown}; known: {sorted(photos)}")
         items = [img for name, img in photos.items() if name not in excluded]
     elif args.split:
-        try:
-            items = _split_items(args)
-        except ValueError as exc:
-            print(f"colorlab: {exc}", file=sys.stderr)
-            return 2
+        items = _split_items(args)
     else:
         items = find_images(args.data)
     if not items:
-        print(f"colorlab: {args.data}: no images found", file=sys.stderr)
-        return 2
+        raise ValueError(f"{args.data}: no images found")
     if args.data == "sample":
         train_items, val_items = items, items  # too few photos to hold any out; see data/README.md
     else:
@@ -418,29 +456,25 @@ def _train(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace, train_set, val_set) -> int:
     import torch
 
-    from .checkpoint import CheckpointError
-    from .engine import NonFiniteLossError, TrainConfig, Trainer, distributed
-    from .files import LockedError
+    from .engine import NoUsablePhotosError, NonFiniteLossError, TrainConfig, Trainer, distributed
     from .model import ColorizationNet, ModelConfig
 
     torch.manual_seed(args.seed)  # the initial weights too: the same --seed gives the same run
-    try:
-        cfg = TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, loss=args.loss,
-            seed=args.seed, num_workers=args.workers, device=args.device, precision=args.precision, compile=args.compile,
-            save_every=args.save_every, max_steps=args.max_steps, progress=not args.no_progress,
-        )
-        model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights, head=args.head))
-        if args.head == "classification" and not (args.resume and Path(args.out).exists()):
-            from .colorbins import set_weights_from
+    cfg = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, loss=args.loss,
+        seed=args.seed, num_workers=args.workers, device=args.device, precision=args.precision, compile=args.compile,
+        save_every=args.save_every, max_steps=args.max_steps, progress=not args.no_progress,
+    )
+    model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights, head=args.head))
+    # The trainer checks --out (writable; --resume or --overwrite if it exists) before anything slow happens.
+    trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume, overwrite=args.overwrite)
+    if args.head == "classification" and trainer.step == 0:
+        from .colorbins import set_weights_from
 
-            set_weights_from(model, train_set)  # how rare each colour is in these photos
-        trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume, overwrite=args.overwrite)
+        set_weights_from(trainer.model, train_set)  # how rare each colour is in these photos
+    try:
         history = trainer.fit()
-    except (ValueError, FileExistsError, CheckpointError, LockedError) as exc:
-        print(f"colorlab: {exc}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as exc:
+    except (NonFiniteLossError, NoUsablePhotosError) as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
         return 1
     if trainer.interrupted:
@@ -458,26 +492,26 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import evaluate, format_table, to_json
 
-    model = _model(args.checkpoint, args.device)
-    try:
-        images = _images(args.data, args.only, _split_items(args) if args.split else None)
-    except ValueError as exc:
-        print(f"colorlab: {exc}", file=sys.stderr)
-        return 2
+    if args.size < 8:
+        raise ValueError(f"--size must be at least 8, got {args.size}")
+    images = _images(args.data, args.only, _split_items(args) if args.split else None)
+    model = _model(args.checkpoint, args.device, args.precision)
     result = evaluate(model, images, size=args.size, temperature=args.temperature)
     print(to_json(result) if args.json else format_table(result, worst=args.worst))
-    return 0
+    for name, why in result["failed"].items():
+        print(f"colorlab: {name}: {why}", file=sys.stderr)
+    return 1 if result["failed"] else 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError, export_checkpoint
+    from .checkpoint import export_checkpoint
 
     held_out = [n for n in args.held_out.split(",") if n]
-    try:
-        path = export_checkpoint(args.checkpoint, args.out, half=not args.float32, extra={"held_out": held_out})
-    except CheckpointError as exc:
-        print(f"colorlab: {exc}", file=sys.stderr)
-        return 2
+    if Path(args.out).is_dir():
+        raise ValueError(f"{args.out}: is a folder; give the file name of the copy, e.g. {Path(args.out) / 'model.pt'}")
+    if Path(args.out).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out}: already exists; pass --overwrite to replace it, or choose another file")
+    path = export_checkpoint(args.checkpoint, args.out, half=not args.float32, extra={"held_out": held_out}, overwrite=args.overwrite)
     print(f"{args.checkpoint} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
@@ -486,11 +520,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``colorlab`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
     handlers = {"colorize": _cmd_colorize, "train": _cmd_train, "evaluate": _cmd_evaluate, "prepare": _cmd_prepare, "export": _cmd_export}
+    from .backbones import BackboneWeightsError
+    from .files import LockedError
+
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
         print("colorlab: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, LockedError, BackboneWeightsError) as exc:
+        # Usage errors (bad options, missing or unusable files, a checkpoint for another model): one line, exit 2.
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the disk, not the user: a full disk, a vanished mount
+        print(f"colorlab: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

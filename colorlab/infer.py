@@ -103,21 +103,24 @@ def _lightness(strip: np.ndarray) -> torch.Tensor:
 
 def _join(rgb: np.ndarray, ab_small: torch.Tensor, saturation: float) -> np.ndarray:
     """Full-resolution L of ``rgb`` (``(H, W, 3)`` or gray ``(H, W)``) + bilinearly upsampled
-    ``ab_small`` ``(1, 2, h, w)`` -> uint8 RGB, computed in strips so memory stays bounded."""
+    ``ab_small`` ``(1, 2, h, w)`` -> uint8 RGB, computed in tiles of at most ``_STRIP_PIXELS``
+    pixels (whole rows where they fit, pieces of a row where one row alone is wider), so memory
+    stays bounded whatever the shape."""
     H, W = rgb.shape[:2]
     out = np.empty((H, W, 3), dtype=np.uint8)
     ab_small = ab_small.float().cpu() * float(saturation)
-    rows = max(1, _STRIP_PIXELS // W)
-    # Sample positions equal to F.interpolate(..., mode="bilinear", align_corners=False).
-    gx = (torch.arange(W, dtype=torch.float32) * 2 + 1) / W - 1
+    rows, cols = max(1, _STRIP_PIXELS // W), min(W, _STRIP_PIXELS)
     for top in range(0, H, rows):
         bottom = min(H, top + rows)
+        # Sample positions equal to F.interpolate(..., mode="bilinear", align_corners=False).
         gy = (torch.arange(top, bottom, dtype=torch.float32) * 2 + 1) / H - 1
-        grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
-        ab = F.grid_sample(ab_small, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        L = _lightness(rgb[top:bottom])
-        lab = torch.cat([L, ab], dim=1)
-        out[top:bottom] = (lab_to_rgb(lab)[0].permute(1, 2, 0).mul_(255.0).round_().to(torch.uint8)).numpy()
+        for left in range(0, W, cols):
+            right = min(W, left + cols)
+            gx = (torch.arange(left, right, dtype=torch.float32) * 2 + 1) / W - 1
+            grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+            ab = F.grid_sample(ab_small, grid, mode="bilinear", padding_mode="border", align_corners=False)
+            lab = torch.cat([_lightness(rgb[top:bottom, left:right]), ab], dim=1)
+            out[top:bottom, left:right] = lab_to_rgb(lab)[0].permute(1, 2, 0).mul_(255.0).round_().to(torch.uint8).numpy()
     return out
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .color import lab_to_rgb_uint8, rgb_uint8_to_l
-from .data import ImageSource, center_crop_resize, load_image
+from .data import ImageSource, center_crop_resize, load_item
 
 __all__ = ["psnr", "ssim", "colorfulness", "gray_baseline", "evaluate", "format_table", "EVAL_SIZE"]
 
@@ -101,9 +101,9 @@ def evaluate(
     {...}, "n": count, "skipped": {name: reason}}``; the keys of each record are ``model_psnr``,
     ``gray_psnr``, ``model_ssim``, ``gray_ssim``, ``model_colorfulness``,
     ``gray_colorfulness`` and ``true_colorfulness``. Grayscale photos are skipped (there is no
-    colour to compare with, and the gray baseline would score an infinite PSNR), and so are
-    unreadable ones; both are listed under ``skipped`` with the reason. ``temperature`` decodes
-    a classification head.
+    colour to compare with, and the gray baseline would score an infinite PSNR) and listed under
+    ``skipped``; unreadable ones are listed under ``failed``, each with the reason. ``temperature``
+    decodes a classification head.
     """
     from .data import ImageLoadError, is_grayscale
     from .infer import DEFAULT_SIZE, colorize
@@ -111,11 +111,12 @@ def evaluate(
     items = images.items() if isinstance(images, Mapping) else ((str(i), im) for i, im in enumerate(images))
     per_image: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
+    failed: dict[str, str] = {}
     for name, image in items:
         try:
-            truth = center_crop_resize(load_image(image), size)
+            truth = center_crop_resize(load_item(image), size)
         except ImageLoadError as exc:
-            skipped[str(name)] = exc.reason
+            failed[str(name)] = exc.reason
             continue
         if is_grayscale(truth):
             skipped[str(name)] = "grayscale photo (no colour to compare with)"
@@ -129,10 +130,11 @@ def evaluate(
         rec["true_colorfulness"] = colorfulness(truth)
         per_image[str(name)] = rec
     if not per_image:
-        raise ValueError(f"evaluate() got no usable colour photos ({len(skipped)} skipped: {', '.join(list(skipped)[:3])})")
+        left_out = {**skipped, **failed}
+        raise ValueError(f"evaluate() got no usable colour photos ({len(left_out)} left out, e.g. {', '.join(list(left_out)[:3])})")
     keys = next(iter(per_image.values())).keys()
     mean = {k: float(np.mean([r[k] for r in per_image.values()])) for k in keys}
-    return {"per_image": per_image, "mean": mean, "n": len(per_image), "size": size, "skipped": skipped}
+    return {"per_image": per_image, "mean": mean, "n": len(per_image), "size": size, "skipped": skipped, "failed": failed}
 
 
 def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: int = 5) -> str:
@@ -162,7 +164,9 @@ def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: in
         gains = sorted(per.items(), key=lambda kv: kv[1]["model_psnr"] - kv[1]["gray_psnr"])[:worst]
         lines.append(f"worst {len(gains)} by PSNR gain over gray: " + ", ".join(f"{n} ({r['model_psnr'] - r['gray_psnr']:+.2f} dB)" for n, r in gains))
     if result.get("skipped"):
-        lines.append(f"skipped {len(result['skipped'])}: " + "; ".join(f"{n}: {why}" for n, why in result["skipped"].items()))
+        lines.append(f"skipped {len(result['skipped'])} grayscale: " + ", ".join(result["skipped"]))
+    for name, why in result.get("failed", {}).items():
+        lines.append(f"failed: {name}: {why}")
     return "\n".join(lines)
 
 

@@ -98,7 +98,7 @@ class ColorizeApp(widgets.VBox):
         self._paths: dict[str, Path | None] = {DEMO_MODEL: None}
         extra = find_checkpoints() if checkpoints is None else checkpoints
         self._paths.update({label: Path(p) for label, p in extra.items()})
-        self._models: dict[str, Any] = {}
+        self._models: dict[tuple[str, int, int], Any] = {}
         self.source: np.ndarray | None = None
         self.source_name = ""
         self.result: np.ndarray | None = None
@@ -157,6 +157,7 @@ class ColorizeApp(widgets.VBox):
         try:
             rgb = load_image_bytes(content, name)
         except ImageLoadError as exc:
+            self.source, self.before.value = None, b""  # the failed upload replaces the old photo: nothing to show
             self._fail(str(exc))
             return
         if self.photo.value != UPLOADED:
@@ -176,14 +177,17 @@ class ColorizeApp(widgets.VBox):
     # --- outputs ----------------------------------------------------------------
 
     def model(self) -> Any:
-        """The model chosen in the checkpoint menu (loaded once, then cached)."""
-        from .infer import load_model, load_pretrained
+        """The model chosen in the checkpoint menu, loaded again whenever its file changed on disk."""
+        from .infer import load_model, load_pretrained, pretrained_path
 
         label = self.checkpoint.value
-        if label not in self._models:
-            path = self._paths[label]
-            self._models[label] = load_pretrained() if path is None else load_model(path)
-        return self._models[label]
+        path = self._paths[label]
+        stat = (path or pretrained_path()).stat()  # a checkpoint rewritten since must not be served stale
+        key = (label, stat.st_mtime_ns, stat.st_size)
+        if key not in self._models:
+            self._models = {k: v for k, v in self._models.items() if k[0] != label}
+            self._models[key] = load_pretrained() if path is None else load_model(path)
+        return self._models[key]
 
     def refresh(self) -> None:
         """Recolorize the current photo with the current model and saturation."""
@@ -198,7 +202,11 @@ class ColorizeApp(widgets.VBox):
         except (CheckpointError, OSError, RuntimeError, KeyError, ValueError) as exc:
             self._fail(f"cannot load the model '{self.checkpoint.value}': {exc}")
             return
-        self.result = colorize(self.source, model, saturation=self.saturation.value, size=self.size)
+        try:
+            self.result = colorize(self.source, model, saturation=self.saturation.value, size=self.size)
+        except (ValueError, RuntimeError) as exc:
+            self._fail(f"cannot colorize {self.source_name}: {exc}")
+            return
         self.after.value = png_bytes(_preview(self.result))
         h, w = self.result.shape[:2]
         stem = Path(self.source_name).stem or "photo"
@@ -213,6 +221,10 @@ class ColorizeApp(widgets.VBox):
         )
 
     def _fail(self, text: str) -> None:
+        """Show the error, and take the previous result and its download link away: they no longer match."""
+        self.result = None
+        self.after.value = b""
+        self.download.value = ""
         self.message.value = f"<span style='color:#b00020'>{html.escape(text, quote=False)}</span>"
 
 

@@ -8,6 +8,6 @@ The batch sources it trains on live with the data: :class:`colorlab.data.ColorDa
 folders) and :class:`colorlab.cache.CachedDataset` (the memory-mapped uint8 cache).
 """
 
-from .trainer import NonFiniteLossError, TrainConfig, Trainer, TrainingInterrupted
+from .trainer import NonFiniteLossError, NoUsablePhotosError, TrainConfig, Trainer, TrainingInterrupted
 
-__all__ = ["NonFiniteLossError", "TrainConfig", "Trainer", "TrainingInterrupted"]
+__all__ = ["NonFiniteLossError", "NoUsablePhotosError", "TrainConfig", "Trainer", "TrainingInterrupted"]

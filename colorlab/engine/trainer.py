@@ -41,11 +41,15 @@ from ..model import ColorizationNet
 from ..train import LOSSES, train_step, validate
 from . import distributed as dist
 
-__all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "TrainingInterrupted"]
+__all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "NoUsablePhotosError", "TrainingInterrupted"]
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class NoUsablePhotosError(ValueError):
+    """Every training photo was unusable (unreadable or grayscale): nothing can be learned."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -362,7 +366,7 @@ class Trainer:
         log.flush()
         bar.close()
         if self.step == steps_before and not self.history:
-            raise ValueError(self._nothing_usable())
+            raise NoUsablePhotosError(self._nothing_usable())
         self._end_epoch(epoch, log.values, seen, time.perf_counter() - t0, tqdm)
 
     def _end_epoch(self, epoch: int, losses: list[float], seen: int, seconds: float, tqdm: Any) -> None:
