@@ -23,6 +23,7 @@ crops) to save space.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -92,10 +93,20 @@ def _write_json(path: Path, obj: Any) -> None:
 _W: dict[str, Any] = {}
 
 
-def _worker_init(images_path: str, size: int, skip_grayscale: bool) -> None:
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (inherited from the start on), so that Ctrl-C
+    is the main process's alone to handle, in one line, and no worker prints a traceback."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle, in one line
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_init(images_path: str, size: int, skip_grayscale: bool) -> None:
     _W["images"] = np.load(images_path, mmap_mode="r+")
     _W["size"] = size
     _W["skip_grayscale"] = skip_grayscale
@@ -235,7 +246,9 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
                 import multiprocessing as mp
 
                 ctx = mp.get_context("spawn")  # torch is imported: fork is not safe
-                with ctx.Pool(workers, initializer=_worker_init, initargs=(str(images_path), size, skip_grayscale)) as pool:
+                with _workers_ignore_ctrl_c():
+                    pool = ctx.Pool(workers, initializer=_worker_init, initargs=(str(images_path), size, skip_grayscale))
+                with pool:
                     for slot, reason in pool.imap_unordered(_process, todo, chunksize=max(1, chunksize)):
                         record(bad_file, slot, reason)
                         if time.perf_counter() - last_flush > 5:

@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--only", default="", metavar="NAMES", help="with --data sample: comma-separated photos to evaluate on")
     _add_split(e, "heldout")
     _add_temperature(e)
+    _add_precision(e)
     e.add_argument("--worst", type=int, default=5, metavar="N", help="list the N photos where the model gains least over gray")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_device(e)

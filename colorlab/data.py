@@ -235,8 +235,10 @@ def _pil_open(fp: Any, label: Any) -> Image.Image:
         raise ImageLoadError(label, "not an image PIL can read (unknown or corrupt format)") from None
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(label, f"refused as a decompression bomb ({exc})") from None
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError) as exc:
         raise ImageLoadError(label, f"cannot open ({exc})") from None
+    except Exception as exc:  # some decoders (AVIF) raise RuntimeError on corrupt headers
+        raise ImageLoadError(label, f"corrupt or undecodable image data ({type(exc).__name__}: {exc})") from None
 
 
 def load_image(source: Any, *, max_side: int | None = None, gray_ok: bool = False) -> np.ndarray:
