@@ -96,10 +96,13 @@ def test_prepare_parallel_matches_serial(photo_dir, tmp_path):
     assert read_index(parallel.path)["skipped"].keys() == read_index(serial.path)["skipped"].keys()
 
 
-def test_prepare_rebuilds_when_the_files_change(photo_dir, tmp_path, capsys):
+def test_prepare_rebuilds_when_the_files_change_only_when_asked(photo_dir, tmp_path, capsys):
     prepare(photo_dir, tmp_path / "c", size=16, workers=1, progress=False)
     Image.fromarray(_photo(np.random.default_rng(5), 20, 20)).save(photo_dir / "new.png")
-    prepare(photo_dir, tmp_path / "c", size=16, workers=1, progress=False)
+    with pytest.raises(FileExistsError, match="holds another cache"):
+        prepare(photo_dir, tmp_path / "c", size=16, workers=1, progress=False)
+    assert read_index(tmp_path / "c")["stored"] == 7
+    prepare(photo_dir, tmp_path / "c", size=16, workers=1, progress=False, overwrite=True)
     assert "rebuilding" in capsys.readouterr().err
     assert read_index(tmp_path / "c")["stored"] == 8
 

@@ -175,10 +175,13 @@ def test_colorize_a_folder_into_itself_skips_its_own_earlier_results(tmp_path, t
     folder = tmp_path / "photos"
     _save(folder / "cat.jpg", photos["chelsea"][:40, :60])
     out = folder / "colorized"
-    for _ in range(2):
-        assert main(["colorize", str(folder), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--size", "32"]) == 0
-    assert [p.name for p in out.rglob("*") if p.is_file()] == ["cat.png"]
-    assert capsys.readouterr().out.count(" -> ") == 2
+    args = ["colorize", str(folder), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--size", "32"]
+    assert main(args) == 0
+    assert main(args) == 2  # the earlier result is kept unless asked
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0
+    assert [p.name for p in out.rglob("*") if p.is_file()] == ["cat.png"]  # its own result was not taken as input
+    assert capsys.readouterr().out.count(" -> ") == 1
 
 
 def test_colorize_an_empty_folder_says_so_and_fails(tmp_path, tiny_checkpoint, capsys):

@@ -88,13 +88,14 @@ def test_large_photo_is_previewed_small_and_downloaded_full_size(app):
         ("cut.png", photo_png_bytes(64, 64)[:120]),
     ],
 )
-def test_corrupt_upload_shows_a_readable_message_not_a_traceback(app, name, content):
+def test_corrupt_upload_shows_a_readable_message_not_a_traceback_and_drops_the_old_result(app, name, content):
     upload(app, "ok.png", photo_png_bytes(40, 40))
-    good = app.result.copy()
+    assert app.result is not None and app.download.value
     upload(app, name, content)
     assert name in app.message.value
     assert "Traceback" not in app.message.value and "Error" not in app.message.value
-    assert np.array_equal(app.result, good)  # the last good picture stays
+    # the old picture and its download link would pass for the result of this upload: they go
+    assert app.result is None and app.download.value == "" and app.after.value == b""
 
 
 def test_broken_checkpoint_is_reported_in_the_app(demo_checkpoint, tmp_path):
