@@ -59,11 +59,15 @@ def main(argv=None) -> dict:
     p.add_argument("--batch-size", type=int, default=video.DEFAULT_BATCH_SIZE)
     p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="network input (short side)")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--random-backbone", default=None, metavar="NAME", help="time a randomly initialised model with this extractor instead of the demo model")
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/video_fps-<device>.json)")
     args = p.parse_args(argv)
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # a shared machine slows every stage
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.random_backbone:
         model = ColorizationNet(ModelConfig(backbone=args.random_backbone, pretrained=False)).to(device).eval()
         model_name = f"{args.random_backbone} (random weights)"
@@ -113,6 +117,7 @@ def main(argv=None) -> dict:
             "av": __import__("av").__version__,
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
+            "load_average_1min_before": load_before,
         },
         "model": model_name,
         "clip": {"width": args.width, "height": args.height, "frames": n, "fps": args.fps},

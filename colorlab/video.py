@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .color import lab_to_rgb, lab_to_rgb_uint8, rgb_to_lab, rgb_uint8_to_l, rgb_uint8_to_lab
+from .color import lab_to_rgb, rgb_to_lab, rgb_uint8_to_l
 from .infer import DEFAULT_SIZE, network_input_size, predict_ab
 from .metrics import psnr
 from .model import ColorizationNet
@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_CUT_THRESHOLD",
     "DEFAULT_BATCH_SIZE",
     "MAX_PIXELS",
+    "JOIN_PIXELS",
     "OUTPUT_FORMATS",
     "VideoError",
     "VideoInfo",
@@ -68,6 +69,8 @@ __all__ = [
     "colorize_video",
     "demo_clip",
     "flicker_figure",
+    "strip_figure",
+    "change_figure",
 ]
 
 #: Weight of the newest frame's prediction in the moving average (1 = no smoothing).
@@ -277,25 +280,43 @@ def predict_frames(
     return FramePredictions(*(torch.cat([getattr(p, k) for p in parts]).cpu() for k in ("ab", "lightness", "source_ab")))
 
 
+#: Pixels joined in one go by :func:`join_ab`: bounds memory, and a few large tensor operations
+#: run much faster than many small ones (on a busy CPU especially).
+JOIN_PIXELS = 1 << 21
+
+
+def _upsample_rows(ab: torch.Tensor, H: int, W: int, top: int, bottom: int) -> torch.Tensor:
+    """Rows ``top:bottom`` of ``ab`` ``(B, 2, h, w)`` bilinearly upsampled to ``H x W`` (align_corners=False)."""
+    gx = (torch.arange(W, device=ab.device, dtype=torch.float32) * 2 + 1) / W - 1
+    gy = (torch.arange(top, bottom, device=ab.device, dtype=torch.float32) * 2 + 1) / H - 1
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None].expand(ab.shape[0], -1, -1, -1)
+    return F.grid_sample(ab.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 # Minimal join of full-resolution L with upsampled ab, for batches of frames on any device.
 # colorlab.infer has the same recipe for single photos (in memory-bounded strips) but no public
 # helper for it yet; replace this with that helper once it exists.
 def join_ab(frames: np.ndarray | torch.Tensor, ab: torch.Tensor) -> np.ndarray:
     """Each frame's own full-resolution ``L`` + ``ab`` ``(T, 2, h, w)`` upsampled bilinearly -> ``(T, H, W, 3)`` uint8 RGB.
 
-    Frames are joined one at a time on ``ab``'s device, so memory stays at one
-    frame's worth of float Lab.
+    Computed on ``ab``'s device, :data:`JOIN_PIXELS` at a time: several small
+    frames together, or horizontal strips of one large frame.
     """
     t = _as_frames(frames)
     if ab.dim() != 4 or ab.shape[1] != 2 or ab.shape[0] != t.shape[0]:
         raise ValueError(f"expected ab (T, 2, h, w) for {t.shape[0]} frames, got {tuple(ab.shape)}")
-    H, W = t.shape[1:3]
+    T, H, W = t.shape[:3]
     out = np.empty(tuple(t.shape), dtype=np.uint8)
-    for i in range(t.shape[0]):
-        frame = t[i : i + 1].to(ab.device).permute(0, 3, 1, 2)
-        ab_full = F.interpolate(ab[i : i + 1].float(), size=(H, W), mode="bilinear", align_corners=False)
-        lab = torch.cat([rgb_uint8_to_l(frame), ab_full], dim=1)
-        out[i] = lab_to_rgb(lab)[0].permute(1, 2, 0).mul_(255.0).round_().to(torch.uint8).cpu().numpy()
+    frames_at_once = max(1, JOIN_PIXELS // (H * W))
+    rows = H if frames_at_once > 1 else max(1, JOIN_PIXELS // W)
+    for first in range(0, T, frames_at_once):
+        last = min(T, first + frames_at_once)
+        for top in range(0, H, rows):
+            bottom = min(H, top + rows)
+            rgb = t[first:last, top:bottom].to(ab.device).permute(0, 3, 1, 2)
+            lab = torch.cat([rgb_uint8_to_l(rgb), _upsample_rows(ab[first:last], H, W, top, bottom)], dim=1)
+            joined = lab_to_rgb(lab).permute(0, 2, 3, 1).mul_(255.0).round_().to(torch.uint8)
+            out[first:last, top:bottom] = joined.cpu().numpy()
     return out
 
 
@@ -579,6 +600,8 @@ def colorize_video(
             vout.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
             vout.codec_context.time_base = vin.time_base
             vout.time_base = vin.time_base
+            if vin.codec_context.sample_aspect_ratio:  # anamorphic film (non-square pixels) keeps its shape
+                vout.codec_context.sample_aspect_ratio = vin.codec_context.sample_aspect_ratio
             audio_desc = "none"
             aout, copy_audio = None, False
             if ain is not None:
@@ -682,23 +705,25 @@ def colorize_video(
 _DEMO_AUDIO_RATE = 16000
 #: The demo tone before and after the cut (A4, then C#5), so one hears the cut too.
 _DEMO_TONES_HZ = (440.0, 554.37)
+#: The demo camera, over one shot at ``motion=1``: zoom in by this fraction, pan across this much of the free width.
+_DEMO_ZOOM, _DEMO_PAN = 0.2, 0.8
 
 
 def _ken_burns(photo: np.ndarray, size: tuple[int, int], progress: float, pan: bool, motion: float = 1.0) -> np.ndarray:
     """One frame of a slow camera move over ``photo``: ``progress`` in [0, 1] along the move.
 
-    ``motion`` 1 zooms in by 20 % (and with ``pan`` sweeps 80 % of the free width); 0 holds still.
+    ``motion`` 1 zooms in by :data:`_DEMO_ZOOM` (and with ``pan`` sweeps :data:`_DEMO_PAN` of the
+    free width); 0 holds still.
     """
     from PIL import Image
 
     w, h = size
     ph, pw = photo.shape[:2]
-    # the largest box of the output's aspect ratio, zoomed in by up to 20 % along the move
-    box_w = min(pw, ph * w / h)
-    zoom = 1.0 + 0.2 * motion * progress
+    box_w = min(pw, ph * w / h)  # the largest box of the output's aspect ratio
+    zoom = 1.0 + _DEMO_ZOOM * motion * progress
     bw, bh = box_w / zoom, box_w * h / w / zoom
     if pan:  # left to right across the photo
-        x0 = (pw - bw) * (0.5 + 0.4 * motion * (2.0 * progress - 1.0))
+        x0 = (pw - bw) * (0.5 + _DEMO_PAN / 2 * motion * (2.0 * progress - 1.0))
     else:
         x0 = max(0.0, (pw - bw) / 2)
     y0 = max(0.0, (ph - bh) / 2)  # max: rounding must not push the box off the photo
@@ -725,13 +750,15 @@ def demo_clip(
     Shot 1 pans slowly across ``photos[0]`` while zooming in; at ``cut_at`` of the
     length a hard cut goes to ``photos[1]``, which the camera slowly zooms into
     (``motion`` scales both moves; 0 is a still camera).
-    ``size`` is ``(width, height)``. With ``audio``, a sine tone (changing pitch at
-    the cut) is stored as AAC. Like old film, each frame gets its own grain
+    ``size`` is ``(width, height)``. Like old film, each frame gets its own grain
     (noise of standard deviation ``grain`` L units added to the lightness) and
     exposure (``L`` scaled by a random factor within ``1 +- exposure_flicker``),
-    drawn from ``seed``; the colours (a, b) are left as they are. Written as H.264 in the container the suffix names
-    (``.mp4`` recommended), atomically; an existing file is replaced only with
-    ``overwrite``. The default photos are CC0 (see ``data/README.md``).
+    drawn from ``seed``; the colours (a, b) are left as they are. With ``audio``,
+    a sine tone whose pitch changes at the cut is added (AAC; Opus in ``.webm``).
+
+    Encoded like :func:`colorize_video`'s output (H.264 in ``.mp4``), written
+    atomically; an existing file is replaced only with ``overwrite``. The
+    default photos are CC0 (see ``data/README.md``).
     """
     av = _av()
     from .data import sample_images
@@ -740,7 +767,7 @@ def demo_clip(
     muxer, video_codec, audio_codec = _output_format(out, overwrite)
     if seconds <= 0 or fps < 1 or min(size) < 8 or not 0 < cut_at < 1:
         raise ValueError(f"demo clip needs seconds > 0, fps >= 1, sides >= 8 and 0 < cut_at < 1; got {seconds}, {fps}, {size}, {cut_at}")
-    first, second = sample_images(list(photos)[:2]).values()
+    first_photo, second_photo = sample_images(list(photos)[:2]).values()
     n = max(2, round(seconds * fps))
     n_cut = min(n - 1, max(1, round(n * cut_at)))
     rng = np.random.default_rng(seed)
@@ -756,27 +783,35 @@ def demo_clip(
             a = dst.add_stream(audio_codec, rate=_DEMO_AUDIO_RATE if audio_codec != "libopus" else _OPUS_RATES[0])
             a.layout = "mono"
         samples_done = 0
-        for i in range(n):
-            shot = i < n_cut
-            progress = i / max(1, n_cut - 1) if shot else (i - n_cut) / max(1, n - n_cut - 1)
-            lab = rgb_uint8_to_lab(_ken_burns(first if shot else second, size, progress, pan=shot, motion=motion))
+        chunk = max(1, JOIN_PIXELS // (w * h))
+        for first in range(0, n, chunk):
+            idx = range(first, min(n, first + chunk))
+            shots = [
+                _ken_burns(first_photo if i < n_cut else second_photo, size,
+                           i / max(1, n_cut - 1) if i < n_cut else (i - n_cut) / max(1, n - n_cut - 1),
+                           pan=i < n_cut, motion=motion)
+                for i in idx
+            ]
+            lab = rgb_to_lab(torch.from_numpy(np.stack(shots)).permute(0, 3, 1, 2).float() / 255.0)
             # old film: lightness flickers and is grainy; the colours (a, b) stay as they are
-            gain = 1.0 + exposure_flicker * rng.uniform(-1.0, 1.0)
-            lab[..., 0] = np.clip(lab[..., 0] * gain + grain * rng.standard_normal((h, w)), 0.0, 100.0)
-            rgb = lab_to_rgb_uint8(lab)
-            dst.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
-            if a is not None:  # the tone up to the end of this frame, so audio and video interleave
-                rate = a.rate
-                upto = round((i + 1) / fps * rate)
-                t = np.arange(samples_done, upto) / rate
-                tone = np.where(t < n_cut / fps, _DEMO_TONES_HZ[0], _DEMO_TONES_HZ[1])
-                wave = (0.2 * np.sin(2 * np.pi * tone * t) * np.iinfo(np.int16).max).astype(np.int16)[None]
-                if wave.size:
-                    frame = av.AudioFrame.from_ndarray(wave, format="s16", layout="mono")
-                    frame.sample_rate = rate
-                    frame.pts = None
-                    dst.mux(a.encode(frame))
-                samples_done = upto
+            gain = torch.from_numpy(1.0 + exposure_flicker * rng.uniform(-1.0, 1.0, len(idx))).float().view(-1, 1, 1)
+            noise = torch.from_numpy(grain * rng.standard_normal((len(idx), h, w))).float()
+            lab[:, 0] = (lab[:, 0] * gain + noise).clamp(0.0, 100.0)
+            rgb = lab_to_rgb(lab).permute(0, 2, 3, 1).mul_(255.0).round_().to(torch.uint8).numpy()
+            for i, frame_rgb in zip(idx, rgb):
+                dst.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_rgb), format="rgb24")))
+                if a is not None:  # the tone up to the end of this frame, so audio and video interleave
+                    rate = a.rate
+                    upto = round((i + 1) / fps * rate)
+                    t = np.arange(samples_done, upto) / rate
+                    tone = np.where(t < n_cut / fps, _DEMO_TONES_HZ[0], _DEMO_TONES_HZ[1])
+                    wave = (0.2 * np.sin(2 * np.pi * tone * t) * np.iinfo(np.int16).max).astype(np.int16)[None]
+                    if wave.size:
+                        frame = av.AudioFrame.from_ndarray(wave, format="s16", layout="mono")
+                        frame.sample_rate = rate
+                        frame.pts = None
+                        dst.mux(a.encode(frame))
+                    samples_done = upto
         dst.mux(v.encode(None))
         if a is not None:
             dst.mux(a.encode(None))
@@ -823,4 +858,54 @@ def flicker_figure(
     ax.set_ylim(bottom=0)
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def strip_figure(
+    rows: Mapping[str, Sequence[np.ndarray]],
+    columns: Sequence[str],
+    title: str,
+    size: float = 2.6,
+) -> "Figure":
+    """A grid of frames: one row per ``{label: [(H, W, 3) uint8, ...]}``, one column per ``columns`` label."""
+    import matplotlib.pyplot as plt
+
+    nrows, ncols = len(rows), len(columns)
+    h, w = next(iter(rows.values()))[0].shape[:2]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols * w / h, size * nrows + 0.6), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for c, image in enumerate(images):
+            ax = axes[r, c]
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(columns[c])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=12)
+            if r == nrows - 1:
+                ax.set_xlabel(f"{w} px")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def change_figure(pairs: Mapping[str, torch.Tensor], title: str, size: float = 3.4) -> "Figure":
+    """Where the colour changed between two frames: ``{label: ab (2, 2, h, w)}`` -> maps of ``sqrt(da^2 + db^2)``.
+
+    All maps share one colour scale (Lab units), so a flickering prediction shows up as a brighter map.
+    """
+    import matplotlib.pyplot as plt
+
+    maps = {k: (v[1].float() - v[0].float()).pow(2).sum(dim=0).sqrt().cpu().numpy() for k, v in pairs.items()}
+    vmax = max(float(m.max()) for m in maps.values()) or 1.0
+    h, w = next(iter(maps.values())).shape
+    fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps) * w / h + 1.0, size + 0.6), squeeze=False, layout="constrained")
+    for ax, (label, m) in zip(axes[0], maps.items()):
+        im = ax.imshow(m, cmap="magma", vmin=0.0, vmax=vmax)
+        ax.set_title(f"{label}: mean {m.mean():.2f}")
+        ax.set_xlabel("x (network px)")
+        ax.set_ylabel("y (network px)")
+    fig.colorbar(im, ax=axes[0].tolist(), label="|Δab| (Lab units)")
+    fig.suptitle(title)
     return fig

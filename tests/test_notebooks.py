@@ -27,6 +27,7 @@ EXPECTED = [
     "03_training.ipynb",
     "04_results.ipynb",
     "05_live_colorization.ipynb",
+    "08_colorizing_film.ipynb",
 ]
 
 
@@ -58,7 +59,7 @@ def run_notebook(name: str, out_dir: Path, **parameters) -> nbformat.NotebookNod
     return nbformat.read(output, as_version=4)
 
 
-def test_the_five_lessons_are_there_in_order():
+def test_the_lessons_are_there_in_order():
     assert LESSONS == EXPECTED
 
 
@@ -140,6 +141,28 @@ def test_lesson_5_builds_the_app_and_reports_bad_files(tmp_path, demo_checkpoint
     text = outputs_text(nb)
     assert "input (300, 451, 3) -> result (300, 451, 3)" in text
     assert "notes.txt: not an image" in text
+    assert "Traceback" not in text
+
+
+def test_lesson_8_smooths_the_film_without_blending_across_the_cut(tmp_path, demo_checkpoint):
+    import re
+
+    from colorlab import video
+
+    runs = tmp_path / "lesson8_runs"
+    nb = run_notebook(
+        "08_colorizing_film.ipynb", tmp_path, clip_seconds=1.5, clip_fps=12, clip_width=160, clip_height=120,
+        runs_dir=str(runs),
+    )
+    text = outputs_text(nb)
+    assert "cuts at frames: [9]" in text
+    assert "the frame after the cut is its own raw prediction: True" in text
+    table = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(r"^(raw|smoothed)\s+([\d.]+)\s+([\d.]+)$", text, re.M)}
+    assert table["smoothed"][0] < table["raw"][0]  # less flicker
+    assert table["smoothed"][1] > table["raw"][1] - 1.0  # at (almost) no cost in PSNR
+    assert "frames: 18 | cuts: [9] | audio: copied (aac)" in text
+    assert video.probe(runs / "lesson8_demo_color.mp4").frames == 18
+    assert "anything written under the output name? False" in text
     assert "Traceback" not in text
 
 

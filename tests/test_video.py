@@ -264,6 +264,33 @@ def test_odd_frame_sizes_are_kept(tmp_path, tiny_net):
     assert decoded(out)[0].shape == (12, 47, 63, 3)
 
 
+def test_anamorphic_pixels_keep_their_aspect_ratio(tmp_path, tiny_net):
+    clip = tmp_path / "anamorphic.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=12)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for _ in range(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")))
+        c.mux(v.encode(None))
+    out = tmp_path / "out.mp4"
+    video.colorize_video(clip, out, tiny_net, size=SMALL, progress=False)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.sample_aspect_ratio == Fraction(4, 3)
+
+
+def test_a_frame_is_colorized_as_colorize_colorizes_the_photo(tmp_path, tiny_net, photos):
+    from colorlab.infer import colorize
+
+    still = photos["chelsea"][:96, :128]
+    frame = video.join_ab(still[None], video.predict_frames(tiny_net, still[None], size=SMALL).ab)[0]
+    photo = colorize(still, tiny_net, size=SMALL)
+    gray = video.join_ab(still[None], torch.zeros(1, 2, 8, 8))[0]
+    assert np.abs(frame.astype(int) - gray.astype(int)).mean() > 3.0  # the model does colour it
+    # the same network size, network and join; only the downscaling filter differs (torch vs PIL)
+    assert np.abs(frame.astype(int) - photo.astype(int)).mean() < 1.0
+
+
 def test_demo_clip_has_a_cut_audio_and_the_requested_shape(tmp_path):
     path = video.demo_clip(tmp_path / "demo.mp4", seconds=2.0, fps=12, size=(80, 60), cut_at=0.25)
     info = video.probe(path)
