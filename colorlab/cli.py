@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  colorlab colorize-video old_film.mp4 -o old_film_color.mp4 --batch-size 16",
     )
     v.add_argument("input", metavar="VIDEO", help="a video file (anything FFmpeg reads)")
-    v.add_argument("-o", "--output", default=None, metavar="FILE", help="output .mp4/.m4v/.mov/.mkv/.webm (default: VIDEO's folder, <stem>_color.mp4)")
+    v.add_argument("-o", "--output", default=None, metavar="FILE", help="output .mp4/.m4v/.mov/.mkv/.webm file; if omitted, <stem>_color.mp4 beside VIDEO")
     v.add_argument("--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)")
     v.add_argument("--batch-size", type=int, default=8, help="frames predicted together")
     v.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True, help="smooth the colour over time")
