@@ -21,7 +21,12 @@ Around it:
 * :mod:`colorlab.engine` - the production trainer (bf16, compile, DDP, resume) on the core's step
 * :mod:`colorlab.cache` - a memory-mapped uint8 image cache for fast training
 * :mod:`colorlab.download` - dataset archives, checksummed and safely extracted
+* :mod:`colorlab.colorbins` - colour as classification: gamut bins, soft targets, rebalancing, annealed mean
+* :mod:`colorlab.splits` - fixed train/held-out splits as committed file lists with checksums
+* :mod:`colorlab.video` - colorize films without flicker (PyAV)
+* :mod:`colorlab.game` - "real or colorized?": the paper's user study as a classroom game
 * :mod:`colorlab.viz`, :mod:`colorlab.widgets` - figures and apps for the lessons
+* :mod:`colorlab.exercises` - checks for the lessons' exercises
 
 The most used names are importable from the top level, lazily (importing
 ``colorlab`` stays fast).

@@ -102,6 +102,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_temperature(c)
     _add_device(c)
 
+    v = sub.add_parser(
+        "colorize-video",
+        help="colorize a film frame by frame, smoothing the colour in time (no flicker)",
+        formatter_class=_Formatter,
+        description="Colorize a video: each frame's lightness is kept; the colour is predicted in batches, "
+        "smoothed over time (restarted at scene cuts) and written with the original timing and audio. "
+        "The output appears only when complete. Exit codes: 0 done, 1 the input failed, 2 usage error, "
+        "130 interrupted.",
+        epilog="example:\n  colorlab colorize-video old_film.mp4 -o old_film_color.mp4 --batch-size 16",
+    )
+    v.add_argument("input", metavar="VIDEO", help="a video file (anything FFmpeg reads)")
+    v.add_argument("-o", "--output", default=None, metavar="FILE", help="output .mp4/.m4v/.mov/.mkv/.webm file; if omitted, <stem>_color.mp4 beside VIDEO")
+    v.add_argument("--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)")
+    v.add_argument("--batch-size", type=int, default=8, help="frames predicted together")
+    v.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True, help="smooth the colour over time")
+    v.add_argument("--alpha", type=float, default=0.3, help="weight of the newest frame in the moving average (1 = none)")
+    v.add_argument("--cut-threshold", type=float, default=8.0, help="mean lightness change (L units) that counts as a scene cut")
+    v.add_argument("--size", type=int, default=224, help="short side the network sees (multiple of 8)")
+    v.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device(v)
+
     t = sub.add_parser(
         "train",
         help="train a model on a folder of photos or the bundled samples",
@@ -371,6 +393,32 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_colorize_video(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointError
+    from .video import VideoError, colorize_video, probe
+
+    src = Path(args.input)
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}_color.mp4")
+    try:
+        probe(src)  # a bad input fails before the model loads
+        model = _model(args.checkpoint, args.device)
+        result = colorize_video(
+            src, out, model, batch_size=args.batch_size, smooth=args.smooth, alpha=args.alpha,
+            cut_threshold=args.cut_threshold, size=args.size, overwrite=args.overwrite, progress=not args.no_progress,
+        )
+    except VideoError as exc:
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 1
+    except (CheckpointError, ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"colorlab: {out}: could not write: {exc}", file=sys.stderr)
+        return 1
+    print(result)
+    return 0
+
+
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from .cache import prepare, read_index
 
@@ -520,7 +568,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``colorlab`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handlers = {"colorize": _cmd_colorize, "train": _cmd_train, "evaluate": _cmd_evaluate, "prepare": _cmd_prepare, "export": _cmd_export}
+    handlers = {"colorize": _cmd_colorize, "colorize-video": _cmd_colorize_video, "train": _cmd_train, "evaluate": _cmd_evaluate,
+                "prepare": _cmd_prepare, "export": _cmd_export}
     from .backbones import BackboneWeightsError
     from .files import LockedError
 

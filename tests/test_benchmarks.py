@@ -59,3 +59,20 @@ def test_colorize_overhead_tiny_cpu(tmp_path):
     assert r["benchmark"] == "colorize_overhead" and r["photo"] == [512, 512] and r["network_input"] == [224, 224]
     assert r["network_forward_s"] > 0 and r["colorize_s"] > 0
     assert abs(r["ratio"] - r["colorize_s"] / r["network_forward_s"]) < 1e-9
+
+
+@pytest.mark.slow
+def test_video_fps_tiny_cpu(tmp_path):
+    out = tmp_path / "vf.json"
+    proc = _run(
+        "video_fps.py", "--random-backbone", "none", "--width", "64", "--height", "48", "--seconds", "1", "--fps", "8",
+        "--size", "32", "--batch-size", "3", "--out", str(out),
+    )
+    assert "frames/s" in proc.stdout and "end_to_end" in proc.stdout
+    r = json.loads(out.read_text())
+    assert r["benchmark"] == "video_fps" and r["schema_version"] == 1 and r["batch_size"] == 3
+    assert r["clip"] == {"width": 64, "height": 48, "frames": 8, "fps": 8} and r["network_input"] == [32, 40]
+    stages = {row["stage"]: row for row in r["results"]}
+    assert set(stages) == {"decode", "network", "colorize_raw", "end_to_end"}
+    assert all(row["fps"] > 0 and abs(row["fps"] - 8 / row["seconds"]) < 1e-6 for row in r["results"])
+    assert r["end_to_end"]["audio"] == "copied (aac)" and 4 in r["end_to_end"]["cuts"]  # the hard cut (a 4-frame pan may add one)

@@ -28,6 +28,7 @@ EXPECTED = [
     "04_results.ipynb",
     "05_live_colorization.ipynb",
     "07_real_or_colorized.ipynb",
+    "08_colorizing_film.ipynb",
 ]
 
 
@@ -162,6 +163,27 @@ def test_lesson_7_plays_the_game_by_bot_and_pools_a_simulated_class_per_model(tm
     assert "model classification: fooled" in text and "model regression: fooled" in text
     # nobody clicked: the lesson wrote no answers of its own, and says so
     assert not answers.exists() and "no answers yet" in text
+
+
+def test_lesson_8_smooths_the_film_without_blending_across_the_cut(tmp_path, demo_checkpoint):
+    import re
+
+    from colorlab import video
+
+    runs = tmp_path / "lesson8_runs"
+    nb = run_notebook(
+        "08_colorizing_film.ipynb", tmp_path, clip_seconds=1.5, clip_fps=12, clip_width=160, clip_height=120,
+        runs_dir=str(runs),
+    )
+    text = outputs_text(nb)
+    assert "cuts at frames: [9]" in text
+    assert "the frame after the cut is its own raw prediction: True" in text
+    table = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(r"^(raw|smoothed)\s+([\d.]+)\s+([\d.]+)$", text, re.M)}
+    assert table["smoothed"][0] < table["raw"][0]  # less flicker
+    assert table["smoothed"][1] > table["raw"][1] - 1.0  # at (almost) no cost in PSNR
+    assert "frames: 18 | cuts: [9] | audio: copied (aac)" in text
+    assert video.probe(runs / "lesson8_demo_color.mp4").frames == 18
+    assert "anything written under the output name? False" in text
     assert "Traceback" not in text
 
 
