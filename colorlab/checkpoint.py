@@ -49,8 +49,12 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "colorlab-checkpoint"
 CHECKPOINT_VERSION = 1
-#: File name of the demo model shipped in ``data/``.
-PRETRAINED_NAME = "colorlab-lite0-demo.pt"
+#: The demo models shipped in ``data/``, by head: the paper's regression and colour classification.
+DEMO_MODELS = {"regression": "colorlab-lite0-demo.pt", "classification": "colorlab-lite0-bins.pt"}
+#: The demo model ``colorize``, the command line and the apps use unless told otherwise.
+DEFAULT_HEAD = "regression"
+#: File name of the paper's (regression) demo model.
+PRETRAINED_NAME = DEMO_MODELS["regression"]
 
 
 class CheckpointError(ValueError):
@@ -207,20 +211,26 @@ def describe_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {k: v for k, v in load_checkpoint(path).items() if k not in ("model", "optimizer", "torch_rng")}
 
 
-def pretrained_path(name: str = PRETRAINED_NAME) -> Path:
-    """Where a shipped demo model lives: ``$COLORLAB_PRETRAINED``, else colorlab's shipped ``data/``."""
-    env = os.environ.get("COLORLAB_PRETRAINED")
-    if env and name == PRETRAINED_NAME:
-        return Path(env)
-    return model_path(name)
+def pretrained_path(head: str | None = None) -> Path:
+    """Where the demo model with ``head`` lives (default: :data:`DEFAULT_HEAD`).
+
+    ``$COLORLAB_PRETRAINED`` replaces the default demo model with a checkpoint of your own.
+    """
+    if head is None and os.environ.get("COLORLAB_PRETRAINED"):
+        return Path(os.environ["COLORLAB_PRETRAINED"])
+    head = head or DEFAULT_HEAD
+    if head not in DEMO_MODELS:
+        raise ValueError(f"no demo model with the head {head!r}; choose one of {', '.join(DEMO_MODELS)}")
+    return model_path(DEMO_MODELS[head])
 
 
 _PRETRAINED: dict[tuple[str, float, str, str], ColorizationNet] = {}
 
 
-def load_pretrained(device: str | torch.device | None = None, name: str = PRETRAINED_NAME, *, precision: str = "auto") -> ColorizationNet:
-    """A demo model shipped with colorlab (no network needed), cached per device and file version."""
-    path = pretrained_path(name)
+def load_pretrained(device: str | torch.device | None = None, head: str | None = None, *, precision: str = "auto") -> ColorizationNet:
+    """A demo model shipped with colorlab (no network needed): ``head="regression"`` (the paper's)
+    or ``"classification"``; default :data:`DEFAULT_HEAD`. Cached per device and file version."""
+    path = pretrained_path(head)
     if not path.is_file():
         raise CheckpointError(
             f"{path}: the demo model is missing. It ships in every install of colorlab-koala; reinstall "
