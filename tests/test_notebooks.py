@@ -75,6 +75,16 @@ def test_committed_notebooks_are_executed_with_outputs_and_no_errors():
         assert "Exercises" in nb.cells[-1].source, f"{name}: should end with exercises"
 
 
+def test_every_lesson_states_goals_time_and_prerequisites_and_ends_with_summary_terms_and_questions():
+    import re
+
+    for name in EXPECTED:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        for part in ("Goals", "Time", "Prerequisites", "Summary", "Key terms", "Questions", "Exercises"):
+            assert re.search(rf"^#+ .*{part}|\*\*{part}", text, re.M | re.I), f"{name}: no '{part}' section"
+
+
 def test_committed_outputs_hold_no_machine_specific_paths():
     for name in EXPECTED:
         text = outputs_text(nbformat.read(NOTEBOOKS / name, as_version=4))
