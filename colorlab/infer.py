@@ -27,6 +27,7 @@ __all__ = [
     "colorize",
     "colorize_many",
     "predict_ab",
+    "join_lightness",
     "load_model",
     "load_pretrained",
     "pretrained_path",
@@ -38,8 +39,8 @@ __all__ = [
 DEFAULT_SIZE = 224
 #: The longest side the network ever sees (very elongated images are squeezed to this).
 MAX_NETWORK_SIDE = 1024
-#: Pixels per strip when joining full-resolution L with upsampled ab.
-_STRIP_PIXELS = 1 << 19
+#: Pixels joined in one go by :func:`join_lightness`: bounds memory, and keeps tensor operations few.
+JOIN_PIXELS = 1 << 20
 
 
 def network_input_size(height: int, width: int, size: int = DEFAULT_SIZE) -> tuple[int, int]:
@@ -94,33 +95,40 @@ def predict_ab(
         model.train(was_training)
 
 
-def _lightness(strip: np.ndarray) -> torch.Tensor:
-    """``L`` ``(1, 1, h, W)`` of a uint8 strip: ``(h, W)`` gray or ``(h, W, 3)`` RGB."""
-    t = torch.from_numpy(np.array(strip))  # a copy: strips of a read-only array stay read-only
-    t = t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
-    return rgb_uint8_to_l(t)
+def join_lightness(images: np.ndarray | torch.Tensor, ab_small: torch.Tensor, saturation: float = 1.0) -> np.ndarray:
+    """Each image's own full-resolution ``L`` + ``ab_small`` ``(B, 2, h, w)`` (Lab units) upsampled
+    bilinearly -> ``(B, H, W, 3)`` uint8 RGB. ``images`` are uint8 ``(B, H, W, 3)`` or gray ``(B, H, W)``.
 
-
-def _join(rgb: np.ndarray, ab_small: torch.Tensor, saturation: float) -> np.ndarray:
-    """Full-resolution L of ``rgb`` (``(H, W, 3)`` or gray ``(H, W)``) + bilinearly upsampled
-    ``ab_small`` ``(1, 2, h, w)`` -> uint8 RGB, computed in tiles of at most ``_STRIP_PIXELS``
-    pixels (whole rows where they fit, pieces of a row where one row alone is wider), so memory
-    stays bounded whatever the shape."""
-    H, W = rgb.shape[:2]
-    out = np.empty((H, W, 3), dtype=np.uint8)
-    ab_small = ab_small.float().cpu() * float(saturation)
-    rows, cols = max(1, _STRIP_PIXELS // W), min(W, _STRIP_PIXELS)
-    for top in range(0, H, rows):
-        bottom = min(H, top + rows)
-        # Sample positions equal to F.interpolate(..., mode="bilinear", align_corners=False).
-        gy = (torch.arange(top, bottom, dtype=torch.float32) * 2 + 1) / H - 1
-        for left in range(0, W, cols):
-            right = min(W, left + cols)
-            gx = (torch.arange(left, right, dtype=torch.float32) * 2 + 1) / W - 1
-            grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
-            ab = F.grid_sample(ab_small, grid, mode="bilinear", padding_mode="border", align_corners=False)
-            lab = torch.cat([_lightness(rgb[top:bottom, left:right]), ab], dim=1)
-            out[top:bottom, left:right] = lab_to_rgb(lab)[0].permute(1, 2, 0).mul_(255.0).round_().to(torch.uint8).numpy()
+    Computed on ``ab_small``'s device, at most :data:`JOIN_PIXELS` pixels at a time: several small
+    images together, whole rows of a large one, or pieces of a row wider than that, so memory
+    stays bounded whatever the shape. ``saturation`` scales the colour (0 gives the gray photo).
+    """
+    t = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.asarray(images))
+    if t.dtype != torch.uint8 or t.dim() not in (3, 4) or (t.dim() == 4 and t.shape[-1] != 3):
+        raise ValueError(f"expected uint8 images (B, H, W, 3) or (B, H, W), got {t.dtype} {tuple(t.shape)}")
+    if ab_small.dim() != 4 or ab_small.shape[:2] != (t.shape[0], 2):
+        raise ValueError(f"expected ab (B, 2, h, w) for {t.shape[0]} image(s), got {tuple(ab_small.shape)}")
+    B, H, W = t.shape[:3]
+    device = ab_small.device
+    ab_small = ab_small.float() * float(saturation)
+    out = np.empty((B, H, W, 3), dtype=np.uint8)
+    at_once = max(1, JOIN_PIXELS // (H * W))
+    rows, cols = (H, W) if at_once > 1 else (max(1, JOIN_PIXELS // W), min(W, JOIN_PIXELS))
+    for first in range(0, B, at_once):
+        last = min(B, first + at_once)
+        for top in range(0, H, rows):
+            bottom = min(H, top + rows)
+            # sample positions equal to F.interpolate(..., mode="bilinear", align_corners=False)
+            gy = (torch.arange(top, bottom, dtype=torch.float32, device=device) * 2 + 1) / H - 1
+            for left in range(0, W, cols):
+                right = min(W, left + cols)
+                gx = (torch.arange(left, right, dtype=torch.float32, device=device) * 2 + 1) / W - 1
+                grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None].expand(last - first, -1, -1, -1)
+                ab = F.grid_sample(ab_small[first:last], grid, mode="bilinear", padding_mode="border", align_corners=False)
+                piece = t[first:last, top:bottom, left:right].to(device)
+                piece = piece[:, None] if piece.dim() == 3 else piece.permute(0, 3, 1, 2)
+                rgb = lab_to_rgb(torch.cat([rgb_uint8_to_l(piece), ab], dim=1))
+                out[first:last, top:bottom, left:right] = rgb.permute(0, 2, 3, 1).mul_(255.0).round_().to(torch.uint8).cpu().numpy()
     return out
 
 
@@ -156,7 +164,7 @@ def colorize(
     model = model if model is not None else load_pretrained()
     rgb = load_image(image, gray_ok=True)
     ab = predict_ab(model, _small(rgb, size), temperature=temperature, precision=precision)
-    return _join(rgb, ab, saturation)
+    return join_lightness(rgb[None], ab, saturation)[0]
 
 
 def colorize_many(
@@ -187,5 +195,5 @@ def colorize_many(
             chunk = idx[start : start + batch_size]
             ab = predict_ab(model, np.stack([smalls[i] for i in chunk]), temperature=temperature, precision=precision)
             for j, i in enumerate(chunk):
-                results[i] = _join(rgbs[i], ab[j : j + 1], saturation)
+                results[i] = join_lightness(rgbs[i][None], ab[j : j + 1], saturation)[0]
     return [r for r in results if r is not None]

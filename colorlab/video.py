@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import lab_to_rgb, rgb_to_lab, rgb_uint8_to_l
-from .infer import DEFAULT_SIZE, network_input_size, predict_ab
+from .infer import DEFAULT_SIZE, join_lightness, network_input_size, predict_ab
 from .metrics import psnr
 from .model import ColorizationNet
 
@@ -50,7 +50,6 @@ __all__ = [
     "DEFAULT_CUT_THRESHOLD",
     "DEFAULT_BATCH_SIZE",
     "MAX_PIXELS",
-    "JOIN_PIXELS",
     "OUTPUT_FORMATS",
     "VideoError",
     "VideoInfo",
@@ -280,44 +279,10 @@ def predict_frames(
     return FramePredictions(*(torch.cat([getattr(p, k) for p in parts]).cpu() for k in ("ab", "lightness", "source_ab")))
 
 
-#: Pixels joined in one go by :func:`join_ab`: bounds memory, and a few large tensor operations
-#: run much faster than many small ones (on a busy CPU especially).
-JOIN_PIXELS = 1 << 21
-
-
-def _upsample_rows(ab: torch.Tensor, H: int, W: int, top: int, bottom: int) -> torch.Tensor:
-    """Rows ``top:bottom`` of ``ab`` ``(B, 2, h, w)`` bilinearly upsampled to ``H x W`` (align_corners=False)."""
-    gx = (torch.arange(W, device=ab.device, dtype=torch.float32) * 2 + 1) / W - 1
-    gy = (torch.arange(top, bottom, device=ab.device, dtype=torch.float32) * 2 + 1) / H - 1
-    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None].expand(ab.shape[0], -1, -1, -1)
-    return F.grid_sample(ab.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-# Minimal join of full-resolution L with upsampled ab, for batches of frames on any device.
-# colorlab.infer has the same recipe for single photos (in memory-bounded strips) but no public
-# helper for it yet; replace this with that helper once it exists.
 def join_ab(frames: np.ndarray | torch.Tensor, ab: torch.Tensor) -> np.ndarray:
-    """Each frame's own full-resolution ``L`` + ``ab`` ``(T, 2, h, w)`` upsampled bilinearly -> ``(T, H, W, 3)`` uint8 RGB.
-
-    Computed on ``ab``'s device, :data:`JOIN_PIXELS` at a time: several small
-    frames together, or horizontal strips of one large frame.
-    """
-    t = _as_frames(frames)
-    if ab.dim() != 4 or ab.shape[1] != 2 or ab.shape[0] != t.shape[0]:
-        raise ValueError(f"expected ab (T, 2, h, w) for {t.shape[0]} frames, got {tuple(ab.shape)}")
-    T, H, W = t.shape[:3]
-    out = np.empty(tuple(t.shape), dtype=np.uint8)
-    frames_at_once = max(1, JOIN_PIXELS // (H * W))
-    rows = H if frames_at_once > 1 else max(1, JOIN_PIXELS // W)
-    for first in range(0, T, frames_at_once):
-        last = min(T, first + frames_at_once)
-        for top in range(0, H, rows):
-            bottom = min(H, top + rows)
-            rgb = t[first:last, top:bottom].to(ab.device).permute(0, 3, 1, 2)
-            lab = torch.cat([rgb_uint8_to_l(rgb), _upsample_rows(ab[first:last], H, W, top, bottom)], dim=1)
-            joined = lab_to_rgb(lab).permute(0, 2, 3, 1).mul_(255.0).round_().to(torch.uint8)
-            out[first:last, top:bottom] = joined.cpu().numpy()
-    return out
+    """Each frame's own full-resolution ``L`` + ``ab`` ``(T, 2, h, w)`` upsampled bilinearly -> ``(T, H, W, 3)``
+    uint8 RGB, on ``ab``'s device (:func:`colorlab.infer.join_lightness`, the same join as for photos)."""
+    return join_lightness(_as_frames(frames), ab)
 
 
 # --- Cuts, smoothing, flicker: pure functions on tensors ------------------------------
@@ -783,7 +748,7 @@ def demo_clip(
             a = dst.add_stream(audio_codec, rate=_DEMO_AUDIO_RATE if audio_codec != "libopus" else _OPUS_RATES[0])
             a.layout = "mono"
         samples_done = 0
-        chunk = max(1, JOIN_PIXELS // (w * h))
+        chunk = max(1, (1 << 21) // (w * h))  # frames made at once: a few large tensor operations
         for first in range(0, n, chunk):
             idx = range(first, min(n, first + chunk))
             shots = [

@@ -70,13 +70,15 @@ def test_network_sees_short_side_at_training_size_in_multiples_of_8():
     assert h % 8 == 0 and w % 8 == 0 and w <= 1024 and h >= 8
 
 
-def test_upsampled_ab_equals_bilinear_interpolation(tiny_net, photos):
-    # the strip-wise join must equal a whole-image F.interpolate
-    from colorlab.infer import _join
+@pytest.mark.parametrize("join_pixels", [1 << 20, 700, 30])  # whole image; rows; pieces of a row
+def test_upsampled_ab_equals_bilinear_interpolation_whatever_the_tiling(tiny_net, photos, monkeypatch, join_pixels):
+    # the tile-wise join must equal a whole-image F.interpolate
+    import colorlab.infer as infer
 
+    monkeypatch.setattr(infer, "JOIN_PIXELS", join_pixels)
     img = photos["rocket"][:50, :70]
     ab = torch.randn(1, 2, 8, 16) * 30
-    out = _join(img, ab, 1.0)
+    out = infer.join_lightness(img[None], ab)[0]
     full = torch.nn.functional.interpolate(ab, size=(50, 70), mode="bilinear", align_corners=False)
     L = rgb_to_l(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
     from colorlab.color import lab_to_rgb
