@@ -103,8 +103,8 @@ def join_lightness(images: np.ndarray | torch.Tensor, ab_small: torch.Tensor, sa
     images together, whole rows of a large one, or pieces of a row wider than that, so memory
     stays bounded whatever the shape. ``saturation`` scales the colour (0 gives the gray photo).
     """
-    t = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.asarray(images))
-    if t.dtype != torch.uint8 or t.dim() not in (3, 4) or (t.dim() == 4 and t.shape[-1] != 3):
+    t = images if isinstance(images, torch.Tensor) else np.asarray(images)
+    if t.dtype not in (torch.uint8, np.uint8) or t.ndim not in (3, 4) or (t.ndim == 4 and t.shape[-1] != 3):
         raise ValueError(f"expected uint8 images (B, H, W, 3) or (B, H, W), got {t.dtype} {tuple(t.shape)}")
     if ab_small.dim() != 4 or ab_small.shape[:2] != (t.shape[0], 2):
         raise ValueError(f"expected ab (B, 2, h, w) for {t.shape[0]} image(s), got {tuple(ab_small.shape)}")
@@ -125,7 +125,8 @@ def join_lightness(images: np.ndarray | torch.Tensor, ab_small: torch.Tensor, sa
                 gx = (torch.arange(left, right, dtype=torch.float32, device=device) * 2 + 1) / W - 1
                 grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None].expand(last - first, -1, -1, -1)
                 ab = F.grid_sample(ab_small[first:last], grid, mode="bilinear", padding_mode="border", align_corners=False)
-                piece = t[first:last, top:bottom, left:right].to(device)
+                piece = t[first:last, top:bottom, left:right]
+                piece = (piece if isinstance(piece, torch.Tensor) else torch.from_numpy(np.array(piece))).to(device)
                 piece = piece[:, None] if piece.dim() == 3 else piece.permute(0, 3, 1, 2)
                 rgb = lab_to_rgb(torch.cat([rgb_uint8_to_l(piece), ab], dim=1))
                 out[first:last, top:bottom, left:right] = rgb.permute(0, 2, 3, 1).mul_(255.0).round_().to(torch.uint8).cpu().numpy()

@@ -35,7 +35,7 @@ import torch
 from .. import colorbins
 from ..checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from ..color import rgb_to_network
-from ..device import choose_precision, resolve_device
+from ..device import PRECISIONS, choose_precision, resolve_device
 from ..files import check_writable, exclusive_lock
 from ..model import ColorizationNet
 from ..train import LOSSES, train_step, validate
@@ -89,6 +89,7 @@ class TrainConfig:
             (self.num_workers >= 0, f"workers must be 0 or more, got {self.num_workers}"),
             (self.max_steps is None or self.max_steps >= 1, f"max steps must be at least 1, got {self.max_steps}"),
             (self.save_every >= 0, f"save_every must be 0 or more, got {self.save_every}"),
+            (self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"),
         ]
         for ok, message in checks:
             if not ok:
