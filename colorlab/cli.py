@@ -219,6 +219,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_device(e)
 
+    d = sub.add_parser(
+        "download",
+        help="download a dataset archive (Imagenette or any URL): resumable, checksummed, safely unpacked",
+        formatter_class=_Formatter,
+        description="Download an archive into ROOT, verify its checksum, and unpack it safely into ROOT/<folder>; "
+        "an interrupted download continues where it stopped. Known names: imagenette-160, imagenette-320. "
+        "Offline, it says how to fetch the file by hand.",
+        epilog="example:\n  colorlab download imagenette-160 --root ~/datasets\n"
+        "  colorlab prepare --data ~/datasets/imagenette2-160/train --out cache/ --size 160",
+    )
+    d.add_argument("name", metavar="NAME|URL", help="a known dataset name or an http(s) URL of an archive")
+    d.add_argument("--root", required=True, metavar="DIR", help="folder for the archive and what it unpacks to")
+    d.add_argument("--sha256", default=None, help="expected SHA-256 of the archive (for a URL)")
+    d.add_argument("--no-extract", action="store_true", help="only download and verify")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     x = sub.add_parser(
         "export",
         help="write a small shipping copy of a checkpoint (weights only, float16)",
@@ -552,6 +568,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 1 if result["failed"] else 0
 
 
+def _cmd_download(args: argparse.Namespace) -> int:
+    from .download import ChecksumError, DownloadError, UnsafeArchiveError, download
+
+    try:
+        path = download(args.name, args.root, sha256=args.sha256, extract=not args.no_extract, progress=not args.no_progress)
+    except (DownloadError, ChecksumError, UnsafeArchiveError) as exc:
+        print(f"colorlab: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import export_checkpoint
 
@@ -569,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``colorlab`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
     handlers = {"colorize": _cmd_colorize, "colorize-video": _cmd_colorize_video, "train": _cmd_train, "evaluate": _cmd_evaluate,
-                "prepare": _cmd_prepare, "export": _cmd_export}
+                "prepare": _cmd_prepare, "export": _cmd_export, "download": _cmd_download}
     from .backbones import BackboneWeightsError
     from .files import LockedError
 

@@ -19,7 +19,7 @@ def test_python_dash_m_colorlab_help_lists_the_commands():
         assert cmd in out
 
 
-@pytest.mark.parametrize("cmd", ["colorize", "train", "evaluate"])
+@pytest.mark.parametrize("cmd", ["colorize", "colorize-video", "train", "evaluate", "prepare", "export", "download"])
 def test_each_command_help_has_an_example(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
         main([cmd, "--help"])

@@ -522,3 +522,23 @@ def test_two_downloads_into_one_root_take_turns_and_fetch_once(server, tmp_path,
     assert tree(root / "pack") == {k.removeprefix("pack/"): v for k, v in CONTENTS.items()}
     assert "pack.tar.gz: another colorlab download is writing it; waiting" in capfd.readouterr().err
     assert all_paths(root) >= {"pack.tar.gz", "pack"} and not any(p.endswith(".lock") for p in all_paths(root))
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_colorlab_download_command_fetches_verifies_and_unpacks(server, tmp_path, capsys):
+    from colorlab.cli import main
+
+    state, base = server
+    blob = make_tar(CONTENTS)
+    state.files["/pack.tar.gz"] = blob
+    root = tmp_path / "datasets"
+    assert main(["download", f"{base}/pack.tar.gz", "--root", str(root), "--sha256", sha(blob), "--no-progress"]) == 0
+    assert capsys.readouterr().out.strip() == str(root / "pack")
+    assert (root / "pack" / "readme.txt").read_bytes() == CONTENTS["pack/readme.txt"]
+    wrong = "0" * 64
+    state.files["/other.tar.gz"] = blob
+    assert main(["download", f"{base}/other.tar.gz", "--root", str(root), "--sha256", wrong, "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other.tar.gz" in err[0] and not (root / "other").exists()
