@@ -199,19 +199,26 @@ def lab_curves_figure() -> Figure:
     left.set_xlabel("stored sRGB value c (0-1)")
     left.set_ylabel("linear light (0-1)")
     left.set_title("Step 1: undo the gamma")
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, loc="upper left")
     t = torch.linspace(0, 1, 501, dtype=torch.float64)
     right.plot(t, lab_f(t), label="f(t) (colorlab.color.lab_f)")
     right.plot(t, t ** (1 / 3), "--", lw=1, label="pure cube root")
     right.plot(t, t, "k:", lw=1, label="straight line t")
-    right.axvline((6 / 29) ** 3, color="gray", lw=0.8)
-    right.annotate("switch at t = (6/29)³", ((6 / 29) ** 3, 0.05), xytext=(0.15, 0.1), arrowprops={"arrowstyle": "->"})
     right.set_xlabel("t = Y / Y_white (relative luminance)")
     right.set_ylabel("f(t)")
     right.set_title("Step 3: CIE's f, a cube root with a straight start")
-    right.legend(fontsize=8)
-    for ax in (left, right):
+    right.legend(fontsize=8, loc="lower right")
+    zooms = ((left, c * 0.1, srgb_to_linear, "c", "linear", "zoom: straight up to c = 0.04045"),
+             (right, t * 0.03, lab_f, "t", "f(t)", "zoom: straight up to t = 0.0089"))
+    for ax, x, curve, xlabel, ylabel, title in zooms:
         ax.grid(alpha=0.3)
+        inset = ax.inset_axes((0.62, 0.1, 0.33, 0.25) if ax is left else (0.5, 0.28, 0.33, 0.3))
+        inset.plot(x, curve(x))
+        inset.plot(x, x ** (2.2 if ax is left else 1 / 3), "--", lw=1)
+        inset.set_title(title, fontsize=7)
+        inset.set_xlabel(xlabel, fontsize=7, labelpad=0)
+        inset.set_ylabel(ylabel, fontsize=7, labelpad=0)
+        inset.tick_params(labelsize=6)
     fig.suptitle("The two curves of sRGB -> Lab")
     fig.tight_layout()
     return fig
@@ -227,7 +234,7 @@ def color_spaces_figure(rgb: np.ndarray, title: str = "One photo in four colour 
         ("HSV", rgb2hsv(rgb), ("H (hue, circular)", "S (saturation)", "V = max(R, G, B)"), [(0, 1)] * 3),
         ("Lab", rgb_uint8_to_lab(rgb), ("L (lightness)", "a (green - red)", "b (blue - yellow)"), [(0, 100), (-AB_PLOT_LIMIT, AB_PLOT_LIMIT), (-AB_PLOT_LIMIT, AB_PLOT_LIMIT)]),
     ]
-    fig, axes = plt.subplots(len(spaces), 3, figsize=(11, 3.3 * len(spaces)))
+    fig, axes = plt.subplots(len(spaces), 3, figsize=(9, 2.7 * len(spaces)))
     for row, (space, values, names, ranges) in zip(axes, spaces):
         for k, (ax, name, (lo, hi)) in enumerate(zip(row, names, ranges)):
             cmap = "hsv" if name.startswith("H ") else "gray"
@@ -299,7 +306,7 @@ def receptive_field(module: torch.nn.Module) -> list[FieldRow]:
     field, jump = 1, 1
     for name, layer in module.named_modules():
         if isinstance(layer, torch.nn.Upsample):
-            raise ValueError(f"receptive_field: {name} is an Upsample; pass a chain of convolutions and pooling (model.encoder)")
+            raise TypeError(f"receptive_field: {name} is an Upsample; pass a chain of convolutions and pooling (model.encoder)")
         if isinstance(layer, (torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
             k, s, d = (layer.kernel_size, layer.stride, getattr(layer, "dilation", 1))
             k, s, d = (v[0] if isinstance(v, tuple) else v for v in (k, s, d))
@@ -389,7 +396,7 @@ def network_figure(model: ColorizationNet, size: int = 224) -> Figure:
     return fig
 
 
-__all__ += [  # noqa: PLE0605 (added here, next to the functions, for lessons 1 and 2)
+__all__ += [  # lessons 1 and 2: kept next to their functions
     "GAMUT_TOLERANCE",
     "out_of_srgb_gamut",
     "gamut_slices_figure",

@@ -23,7 +23,7 @@ def receptive_field(layers):
 
 
 def fusion(features, embedding, conv):
-    b, _, h, w = features.shape
+    _, _, h, w = features.shape
     tiled = embedding[:, :, None, None].expand(-1, -1, h, w)
     return torch.relu(conv(torch.cat([features, tiled], dim=1)))
 
@@ -96,11 +96,11 @@ def test_the_worked_fusion_solution_passes():
 
 def test_fusion_without_relu_or_with_the_wrong_order_is_named():
     def no_relu(features, embedding, conv):
-        b, _, h, w = features.shape
+        _, _, h, w = features.shape
         return conv(torch.cat([features, embedding[:, :, None, None].expand(-1, -1, h, w)], dim=1))
 
     def swapped(features, embedding, conv):
-        b, _, h, w = features.shape
+        _, _, h, w = features.shape
         return torch.relu(conv(torch.cat([embedding[:, :, None, None].expand(-1, -1, h, w), features], dim=1)))
 
     assert "ReLU is missing" in lesson2.check_fusion(no_relu).message

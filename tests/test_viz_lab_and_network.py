@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from colorlab import viz  # noqa: E402
-from colorlab.color import rgb_to_lab  # noqa: E402
+from colorlab import viz
+from colorlab.color import rgb_to_lab
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +113,7 @@ def test_receptive_field_counts_dilation_and_pooling_and_refuses_upsampling():
     chain = nn.Sequential(nn.Conv2d(1, 1, 3, dilation=2), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3))
     assert [r.field for r in viz.receptive_field(chain)] == [5, 6, 10]
     assert viz.measured_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3, dilation=2), nn.Conv2d(1, 1, 3)), size=32) == 7
-    with pytest.raises(ValueError, match="Upsample"):
+    with pytest.raises(TypeError, match="Upsample"):
         viz.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2)))
 
 

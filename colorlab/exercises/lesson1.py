@@ -82,7 +82,10 @@ def _call(fn: Callable[..., Any], name: str, *args: np.ndarray) -> tuple[np.ndar
 
 def _worst(got: np.ndarray, want: np.ndarray, inputs: np.ndarray, label: str) -> str:
     i = np.unravel_index(np.abs(got - want).max(axis=-1).argmax(), got.shape[:-1])
-    fmt = lambda v: "(" + ", ".join(f"{x:.4g}" for x in v) + ")"  # noqa: E731
+
+    def fmt(v: np.ndarray) -> str:
+        return "(" + ", ".join(f"{x:.4g}" for x in v) + ")"
+
     return f"largest difference at {label}{fmt(inputs[i])}: expected {fmt(want[i])}, got {fmt(got[i])}"
 
 
@@ -131,6 +134,10 @@ def check_rgb_to_lab(fn: Callable[[np.ndarray], np.ndarray] | None) -> CheckResu
     if np.abs(got).max() > 1000:
         return wrong("the values are huge: pass sRGB in [0, 1] (divide uint8 by 255), or scale inside your function")
     return wrong(_slip_in_rgb_to_lab(got, want) or _worst(got, want, rgb, "sRGB"))
+
+
+#: Lab colours no screen can show, for the lab_to_rgb check.
+_OUTSIDE_GAMUT = torch.tensor([[90.0, 0.0, 100.0], [60.0, 90.0, -90.0], [30.0, -80.0, 60.0], [50.0, 0.0, -100.0]])
 
 
 def _slip_in_lab_to_rgb(got: np.ndarray, want: np.ndarray, lab: np.ndarray, n: int) -> str | None:
@@ -185,10 +192,6 @@ def check_lab_to_rgb(fn: Callable[[np.ndarray], np.ndarray] | None) -> CheckResu
     if np.abs(got[:, :n] - want[:, :n]).max() <= TOLERANCE:
         return wrong("in-gamut colours are right; " + _worst(got[:, n:], want[:, n:], lab[:, n:], "Lab"))
     return wrong(_worst(got, want, lab, "Lab"))
-
-
-#: Lab colours no screen can show, for the lab_to_rgb check.
-_OUTSIDE_GAMUT = torch.tensor([[90.0, 0.0, 100.0], [60.0, 90.0, -90.0], [30.0, -80.0, 60.0], [50.0, 0.0, -100.0]])
 
 
 def _delta_e76(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
