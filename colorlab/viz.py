@@ -323,7 +323,7 @@ def measured_receptive_field(module: torch.nn.Module, size: int = 160, in_channe
     the output and measures the extent of the nonzero gradient; ``size`` must exceed the field.
     """
     generator = torch.Generator().manual_seed(0)
-    param = next(module.parameters())
+    param = next(module.parameters(), torch.empty(0))  # a chain of pooling layers has no parameters
     x = torch.randn(1, in_channels, size, size, generator=generator, dtype=param.dtype).to(param.device).requires_grad_(True)
     with torch.enable_grad():
         y = module(x)

@@ -113,6 +113,7 @@ def test_receptive_field_counts_dilation_and_pooling_and_refuses_upsampling():
     chain = nn.Sequential(nn.Conv2d(1, 1, 3, dilation=2), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3))
     assert [r.field for r in viz.receptive_field(chain)] == [5, 6, 10]
     assert viz.measured_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3, dilation=2), nn.Conv2d(1, 1, 3)), size=32) == 7
+    assert viz.measured_receptive_field(nn.AvgPool2d(4, stride=2), size=32) == 4  # no weights at all
     with pytest.raises(TypeError, match="Upsample"):
         viz.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2)))
 
