@@ -105,29 +105,311 @@ def lab_channels_figure(rgb: np.ndarray, title: str = "A photo split into L, a a
     return fig
 
 
-def ab_plane_figure(L: float = 60.0, a: float | None = None, b: float | None = None, steps: int = 221) -> Figure:
+def ab_plane_figure(
+    L: float = 60.0,
+    a: float | None = None,
+    b: float | None = None,
+    steps: int = 221,
+    *,
+    mark_gamut: bool = True,
+    ax: plt.Axes | None = None,
+) -> Figure:
     """Every colour of lightness ``L`` on the (a, b) plane, with an optional marker at ``(a, b)``.
 
-    Colours outside the sRGB gamut are shown clipped (the edges where the
-    plane turns flat).
+    With ``mark_gamut`` the colours a screen cannot show (outside the sRGB gamut: converting them
+    to sRGB clips them, see :func:`out_of_srgb_gamut`) are painted gray and hatched; without it
+    they are shown clipped. ``ax`` draws into an existing axes (for rows of planes).
     """
     v = torch.linspace(-AB_PLOT_LIMIT, AB_PLOT_LIMIT, steps, dtype=torch.float64)
     bb, aa = torch.meshgrid(v.flip(0), v, indexing="ij")  # b grows upward
     lab = torch.stack([torch.full_like(aa, float(L)), aa, bb])
     rgb = lab_to_rgb(lab).permute(1, 2, 0).numpy()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5))
+    else:
+        fig = ax.figure
     lim = AB_PLOT_LIMIT
-    ax.imshow(rgb, extent=(-lim, lim, -lim, lim))
+    title = f"The (a, b) plane at L = {L:g}"
+    if mark_gamut:
+        outside = out_of_srgb_gamut(lab).numpy()
+        rgb = rgb.copy()
+        rgb[outside] = _OUT_OF_GAMUT_GRAY
+        ax.contourf(
+            aa.numpy(), bb.numpy(), outside.astype(float), levels=[0.5, 1.5], colors="none", hatches=["///"]
+        )
+        ax.add_patch(Rectangle((0, 0), 0, 0, facecolor=(_OUT_OF_GAMUT_GRAY,) * 3, hatch="///", label="outside sRGB"))
+        ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+        title += f": {100 * (1 - outside.mean()):.0f}% of the square in sRGB"
+    ax.imshow(rgb, extent=(-lim, lim, -lim, lim), zorder=0)
     ax.axhline(0, color="k", lw=0.5)
     ax.axvline(0, color="k", lw=0.5)
     if a is not None and b is not None:
         ax.plot([a], [b], marker="o", ms=12, mfc="none", mec="k", mew=2)
         ax.annotate(f"(a={a:g}, b={b:g})", (a, b), xytext=(8, 8), textcoords="offset points")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
     ax.set_xlabel("a (green - / red +)")
     ax.set_ylabel("b (blue - / yellow +)")
-    ax.set_title(f"The (a, b) plane at L = {L:g}")
+    ax.set_title(title, fontsize=10 if mark_gamut else None)
     fig.tight_layout()
     return fig
+
+
+# --- Lesson 1: the Lab maths drawn, the gamut, other colour spaces -------------------
+
+#: Lab units a colour may move when clipped to sRGB and still count as inside the gamut (the
+#: reference white itself moves 0.005 because the sRGB matrix and the D65 white are rounded).
+GAMUT_TOLERANCE = 0.05
+#: The gray (sRGB, 0-1) that stands for "no sRGB colour here" on gamut plots.
+_OUT_OF_GAMUT_GRAY = 0.82
+
+
+def out_of_srgb_gamut(lab: torch.Tensor) -> torch.Tensor:
+    """Where Lab colours lie outside the sRGB gamut: ``(3, H, W)`` -> ``(H, W)`` bool, ``(B, 3, H, W)`` -> ``(B, H, W)``.
+
+    A colour is outside when converting it to sRGB has to clip it: going back to Lab then lands
+    more than :data:`GAMUT_TOLERANCE` away (all in float64, with :mod:`colorlab.color`).
+    """
+    from .color import rgb_to_lab
+
+    lab64 = lab.to(torch.float64)
+    moved = rgb_to_lab(lab_to_rgb(lab64)) - lab64
+    return moved.norm(dim=-3) > GAMUT_TOLERANCE
+
+
+def gamut_slices_figure(lightnesses: Sequence[float] = (30.0, 60.0, 90.0), steps: int = 161) -> Figure:
+    """A row of (a, b) planes, one per lightness, with the colours outside sRGB hatched."""
+    fig, axes = plt.subplots(1, len(lightnesses), figsize=(4.4 * len(lightnesses), 4.6), squeeze=False)
+    for ax, L in zip(axes[0], lightnesses):
+        ab_plane_figure(L, steps=steps, ax=ax)
+    fig.suptitle("The sRGB gamut changes shape with lightness (hatched: a screen cannot show it)")
+    fig.tight_layout()
+    return fig
+
+
+def lab_curves_figure() -> Figure:
+    """The two nonlinear steps of sRGB -> Lab: the sRGB decoding curve and CIE's ``f``, with their straight pieces."""
+    from .color import lab_f, srgb_to_linear
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    c = torch.linspace(0, 1, 501, dtype=torch.float64)
+    left.plot(c, srgb_to_linear(c), label="sRGB decoding (colorlab.color.srgb_to_linear)")
+    left.plot(c, c, "k:", lw=1, label="no gamma (straight line)")
+    left.plot(c, c**2.2, "--", lw=1, label="plain power 2.2 (a common shortcut)")
+    left.set_xlabel("stored sRGB value c (0-1)")
+    left.set_ylabel("linear light (0-1)")
+    left.set_title("Step 1: undo the gamma")
+    left.legend(fontsize=8, loc="upper left")
+    t = torch.linspace(0, 1, 501, dtype=torch.float64)
+    right.plot(t, lab_f(t), label="f(t) (colorlab.color.lab_f)")
+    right.plot(t, t ** (1 / 3), "--", lw=1, label="pure cube root")
+    right.plot(t, t, "k:", lw=1, label="straight line t")
+    right.set_xlabel("t = Y / Y_white (relative luminance)")
+    right.set_ylabel("f(t)")
+    right.set_title("Step 3: CIE's f, a cube root with a straight start")
+    right.legend(fontsize=8, loc="lower right")
+    zooms = ((left, c * 0.1, srgb_to_linear, "c", "linear", "zoom: straight up to c = 0.04045"),
+             (right, t * 0.03, lab_f, "t", "f(t)", "zoom: straight up to t = 0.0089"))
+    for ax, x, curve, xlabel, ylabel, title in zooms:
+        ax.grid(alpha=0.3)
+        inset = ax.inset_axes((0.62, 0.1, 0.33, 0.25) if ax is left else (0.5, 0.28, 0.33, 0.3))
+        inset.plot(x, curve(x))
+        inset.plot(x, x ** (2.2 if ax is left else 1 / 3), "--", lw=1)
+        inset.set_title(title, fontsize=7)
+        inset.set_xlabel(xlabel, fontsize=7, labelpad=0)
+        inset.set_ylabel(ylabel, fontsize=7, labelpad=0)
+        inset.tick_params(labelsize=6)
+    fig.suptitle("The two curves of sRGB -> Lab")
+    fig.tight_layout()
+    return fig
+
+
+def color_spaces_figure(rgb: np.ndarray, title: str = "One photo in four colour spaces") -> Figure:
+    """The photo's three channels in sRGB, YCbCr, HSV and Lab: one row per space, ``(H, W, 3)`` uint8 in."""
+    from skimage.color import rgb2hsv, rgb2ycbcr
+
+    spaces = [
+        ("sRGB", rgb.astype(np.float64), ("R", "G", "B"), [(0, 255)] * 3),
+        ("YCbCr", rgb2ycbcr(rgb), ("Y' (luma)", "Cb (blue - luma)", "Cr (red - luma)"), [(16, 235), (16, 240), (16, 240)]),
+        ("HSV", rgb2hsv(rgb), ("H (hue, circular)", "S (saturation)", "V = max(R, G, B)"), [(0, 1)] * 3),
+        ("Lab", rgb_uint8_to_lab(rgb), ("L (lightness)", "a (green - red)", "b (blue - yellow)"), [(0, 100), (-AB_PLOT_LIMIT, AB_PLOT_LIMIT), (-AB_PLOT_LIMIT, AB_PLOT_LIMIT)]),
+    ]
+    fig, axes = plt.subplots(len(spaces), 3, figsize=(9, 2.7 * len(spaces)))
+    for row, (space, values, names, ranges) in zip(axes, spaces):
+        for k, (ax, name, (lo, hi)) in enumerate(zip(row, names, ranges)):
+            cmap = "hsv" if name.startswith("H ") else "gray"
+            if space == "Lab" and k > 0:
+                cmap = _lab_colormap("ab"[k - 1])
+            im = ax.imshow(values[..., k], cmap=cmap, vmin=lo, vmax=hi)
+            ax.set_title(f"{space}: {name}", fontsize=10)
+            ax.set_xlabel("x (px)")
+            ax.set_ylabel("y (px)")
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- Lesson 2: the whole network, its parameters, its receptive field -------------------
+
+
+@dataclass
+class PartRow:
+    """One row of :func:`parameter_table`: a part of the network and its share of the weights."""
+
+    part: str
+    params: int
+    trainable: int
+    share_of_trainable: float  # fraction of all trainable weights, 0-1
+    share_of_all: float  # fraction of all weights, frozen ones included, 0-1
+
+
+def parameter_table(model: ColorizationNet) -> list[PartRow]:
+    """Weights per part (encoder, extractor, fusion, decoder), counted from the model, with their shares."""
+    parts = [(name, getattr(model, name)) for name in ("encoder", "extractor", "fusion", "decoder")]
+    counts = [(name, sum(p.numel() for p in m.parameters()), sum(p.numel() for p in m.parameters() if p.requires_grad)) for name, m in parts]
+    total = sum(n for _, n, _ in counts) or 1
+    trainable = sum(t for _, _, t in counts) or 1
+    return [PartRow(name, n, t, t / trainable, n / total) for name, n, t in counts]
+
+
+def format_parameter_table(rows: Sequence[PartRow]) -> str:
+    """A plain-text table of :func:`parameter_table` rows with totals."""
+    lines = [f"{'part':<11}{'weights':>12}{'trainable':>12}{'share of trainable':>20}{'share of all':>14}"]
+    for r in rows:
+        lines.append(f"{r.part:<11}{r.params:>12,}{r.trainable:>12,}{100 * r.share_of_trainable:>19.1f}%{100 * r.share_of_all:>13.1f}%")
+    total, trainable = sum(r.params for r in rows), sum(r.trainable for r in rows)
+    lines.append(f"{'total':<11}{total:>12,}{trainable:>12,}{100.0 if trainable else 0.0:>19.1f}%{100.0:>13.1f}%")
+    return "\n".join(lines)
+
+
+@dataclass
+class FieldRow:
+    """One layer of :func:`receptive_field`: after it, each output cell sees ``field x field`` input pixels,
+    and neighbouring cells are ``jump`` input pixels apart."""
+
+    layer: str
+    kernel: int
+    stride: int
+    jump: int
+    field: int
+
+
+def receptive_field(module: torch.nn.Module) -> list[FieldRow]:
+    """The receptive field after each convolution or pooling layer of a chain such as ``model.encoder``.
+
+    With ``r`` the field and ``j`` the jump (input pixels between neighbouring cells) before a
+    layer of kernel ``k`` (dilation ``d``) and stride ``s``: ``r <- r + (k - 1) d j``, ``j <- j s``,
+    starting from ``r = j = 1``.
+    """
+    rows: list[FieldRow] = []
+    field, jump = 1, 1
+    for name, layer in module.named_modules():
+        if isinstance(layer, torch.nn.Upsample):
+            raise TypeError(f"receptive_field: {name} is an Upsample; pass a chain of convolutions and pooling (model.encoder)")
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
+            k, s, d = (layer.kernel_size, layer.stride, getattr(layer, "dilation", 1))
+            k, s, d = (v[0] if isinstance(v, tuple) else v for v in (k, s, d))
+            field += (k - 1) * d * jump
+            jump *= s
+            rows.append(FieldRow(_describe_layer(layer), k, s, jump, field))
+    return rows
+
+
+def measured_receptive_field(module: torch.nn.Module, size: int = 160, in_channels: int = 1) -> int:
+    """The receptive field measured by backpropagation: how many input rows change the centre output cell.
+
+    Feeds one random ``(1, in_channels, size, size)`` input, backpropagates from the centre cell of
+    the output and measures the extent of the nonzero gradient; ``size`` must exceed the field.
+    """
+    generator = torch.Generator().manual_seed(0)
+    param = next(module.parameters(), torch.empty(0))  # a chain of pooling layers has no parameters
+    x = torch.randn(1, in_channels, size, size, generator=generator, dtype=param.dtype).to(param.device).requires_grad_(True)
+    with torch.enable_grad():
+        y = module(x)
+        # autograd.grad, not backward(): the module's own .grad stays untouched
+        (grad,) = torch.autograd.grad(y[0, :, y.shape[-2] // 2, y.shape[-1] // 2].sum(), x)
+    rows = (grad[0].abs().sum(0) > 0).any(dim=1).nonzero()
+    return int(rows.max() - rows.min() + 1) if len(rows) else 0
+
+
+def network_figure(model: ColorizationNet, size: int = 224) -> Figure:
+    """The whole network as boxes, with each part's output shape (C x H x W) and weights, traced at ``size``."""
+    rows = stage_table(model, size)
+    shape = {r.stage: r.output_shape for r in rows}
+    enc = shape[f"encoder {len(model.encoder.layers)}"]
+    out = shape[f"decoder {len(model.decoder.layers)}"]
+    params = {r.part: r for r in parameter_table(model)}
+    fig, ax = plt.subplots(figsize=(15, 5.6))
+
+    def box(x: float, y: float, w: float, h: float, color: str, title: str, body: str, frozen: bool = False) -> None:
+        ax.add_patch(
+            Rectangle((x, y), w, h, facecolor=color, edgecolor="k", alpha=0.55 if frozen else 0.8, hatch="xx" if frozen else None)
+        )
+        label = {"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5}
+        ax.text(x + w / 2, y + h - 0.15, title, ha="center", va="top", fontsize=10, weight="bold", bbox=label)
+        ax.text(x + w / 2, y + h / 2 - 0.2, body, ha="center", va="center", fontsize=8.5, bbox=label)
+
+    def arrow(p: tuple[float, float], q: tuple[float, float], text: str = "", dy: float = 0.12) -> None:
+        ax.add_patch(FancyArrowPatch(p, q, arrowstyle="-|>", mutation_scale=14, color="k"))
+        if text:
+            ax.text((p[0] + q[0]) / 2, (p[1] + q[1]) / 2 + dy, text, ha="center", va="bottom", fontsize=8)
+
+    def dims(s: tuple[int, ...]) -> str:
+        return " x ".join(str(v) for v in s[1:])
+
+    def weights(part: str) -> str:
+        r = params[part]
+        if r.trainable == 0:
+            return f"{r.params:,} weights, frozen"
+        return f"{r.trainable:,} weights ({100 * r.share_of_trainable:.1f}% of trainable)"
+
+    box(0.0, 1.0, 1.6, 1.8, "lightgray", "input", f"scaled L\n{dims((1, 1, size, size))}\nL/50 - 1 in [-1, 1]")
+    box(2.3, 0.5, 3.0, 2.8, "tab:blue", "encoder", f"8 conv 3x3 + ReLU\nstride 2 at 1, 3, 5\nout {dims(enc)}\n{weights('encoder')}")
+    if model.extractor.dim:
+        ex = model.extractor
+        extractor_text = f"{ex.backbone}\nL -> gray RGB at {ex.size}x{ex.size}\nout {ex.dim} logits\n{weights('extractor')}"
+        box(2.3, 4.0, 3.0, 2.2, "tab:gray", "feature extractor", extractor_text, frozen=True)
+        arrow((1.6, 2.4), (2.3, 5.0), "whole photo", dy=0.25)
+        arrow((5.3, 5.1), (6.4, 3.3), "tile over the grid")
+    box(6.0, 0.5, 3.0, 2.8, "tab:purple", "fusion", f"concat {enc[1]} + {model.extractor.dim}\nconv 1x1 + ReLU\nout {dims(shape['fusion'])}\n{weights('fusion')}")
+    if model.config.head == "regression":
+        layers, result = "up x2, conv, conv + tanh, up x2", f"scaled ab\n{dims(out)}\nab/128 in [-1, 1]"
+    else:
+        layers, result = "up x2, conv, conv -> bin logits", f"{out[1]} bin logits\n{dims(out)}\nannealed mean -> ab"
+    box(9.7, 0.5, 3.0, 2.8, "tab:green", "decoder", f"conv, up x2, conv, conv,\n{layers}\nout {dims(out)}\n{weights('decoder')}")
+    box(13.4, 1.0, 1.8, 1.8, "lightgray", "output", result)
+    arrow((1.6, 1.9), (2.3, 1.9), "local")
+    arrow((5.3, 1.9), (6.0, 1.9))
+    arrow((9.0, 1.9), (9.7, 1.9))
+    arrow((12.7, 1.9), (13.4, 1.9))
+    ax.text(14.3, 0.55, "colour photo = input L + ab\n(colorlab.color.lab_to_rgb)", ha="center", va="top", fontsize=8)
+    ax.set_xlim(-0.2, 15.4)
+    ax.set_ylim(-0.3, 6.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("data flow (left to right); hatched: frozen, never trained")
+    ax.set_ylabel("local path (bottom), global path (top)")
+    total = sum(r.trainable for r in params.values())
+    ax.set_title(f"Deep Koalarization traced at {size}x{size}: shapes are C x H x W; {total:,} trainable weights")
+    fig.tight_layout()
+    return fig
+
+
+__all__ += [  # lessons 1 and 2: kept next to their functions
+    "GAMUT_TOLERANCE",
+    "out_of_srgb_gamut",
+    "gamut_slices_figure",
+    "lab_curves_figure",
+    "color_spaces_figure",
+    "PartRow",
+    "parameter_table",
+    "format_parameter_table",
+    "FieldRow",
+    "receptive_field",
+    "measured_receptive_field",
+    "network_figure",
+]
 
 
 # --- The model, stage by stage -----------------------------------------------------

@@ -229,7 +229,10 @@ class ColorizeApp(widgets.VBox):
 
 
 def ab_picker(L: float = 60.0) -> widgets.VBox:
-    """Sliders for a and b at a fixed lightness ``L``; a swatch shows the colour live."""
+    """Sliders for a and b at a fixed lightness ``L``; a swatch shows the colour live, and says when
+    the colour is outside the sRGB gamut (the swatch then shows it clipped)."""
+    from .viz import out_of_srgb_gamut
+
     a = widgets.FloatSlider(value=40.0, min=-110.0, max=110.0, step=1.0, description="a")
     b = widgets.FloatSlider(value=30.0, min=-110.0, max=110.0, step=1.0, description="b")
     swatch = widgets.HTML()
@@ -238,12 +241,16 @@ def ab_picker(L: float = 60.0) -> widgets.VBox:
         lab = torch.tensor([[[L]], [[a.value]], [[b.value]]], dtype=torch.float64)
         r, g, bl = (lab_to_rgb(lab)[:, 0, 0] * 255).round().int().tolist()
         gray = (lab_to_rgb(torch.tensor([[[L]], [[0.0]], [[0.0]]], dtype=torch.float64))[0, 0, 0] * 255).round().int().item()
+        if out_of_srgb_gamut(lab).item():
+            gamut = "<span style='color:#b00020'>outside the sRGB gamut: a screen cannot show it; the swatch is clipped</span>"
+        else:
+            gamut = "<span style='color:#1b7f3b'>inside the sRGB gamut</span>"
         swatch.value = (
             "<div style='display:flex;gap:12px;align-items:center'>"
             f"<div style='width:120px;height:60px;background:rgb({r},{g},{bl});border:1px solid #000'></div>"
             f"<div style='width:60px;height:60px;background:rgb({gray},{gray},{gray});border:1px solid #000'></div>"
             f"<code>Lab({L:g}, {a.value:g}, {b.value:g}) -> sRGB({r}, {g}, {bl}); gray with the same L: ({gray}, {gray}, {gray})</code>"
-            "</div>"
+            f"{gamut}</div>"
         )
 
     a.observe(update, names="value")

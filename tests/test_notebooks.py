@@ -93,20 +93,83 @@ def test_committed_outputs_hold_no_machine_specific_paths():
 
 
 def test_lesson_1_lab_round_trip_is_lossless(tmp_path, demo_checkpoint):
-    nb = run_notebook("01_lab_color_space.ipynb", tmp_path)
+    import re
+
+    nb = run_notebook("01_lab_color_space.ipynb", tmp_path, photo_name="chelsea", picker_L=50.0)
     text = outputs_text(nb)
     assert "largest round-trip error (0-255 units): 0" in text
     assert "agrees with skimage.color.rgb2lab to 1e-3 Lab units: True" in text
+    # the lesson's own numpy conversion matches the library and scikit-image, and passes its check
+    assert "my numpy agrees with colorlab.color to 1e-3 Lab units: True" in text
+    assert "my numpy agrees with skimage.color.rgb2lab to 1e-3 Lab units: True" in text
+    assert "right: matches colorlab.color.rgb_to_lab" in text
+    assert "chelsea: (300, 451, 3) uint8 -> Lab (300, 451, 3)" in text  # the photo parameter is used
+    # Lab's distance ranks colour pairs most like CIEDE2000
+    scores = {m[0].strip(): float(m[1]) for m in re.findall(r"^(.+?)\s+rank correlation with CIEDE2000: ([\d.]+)$", text, re.M)}
+    assert set(scores) == {"sRGB", "YCbCr", "HSV", "Lab (ΔE76)"} and max(scores, key=scores.get) == "Lab (ΔE76)"
+    # the gray baseline: the retina is the farthest from its gray and the most colourful, not "close to gray"
     assert "gray-baseline PSNR" in text
+    table = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(r"^(\w+)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+$", text, re.M)}
+    assert min(table, key=lambda n: table[n][0]) == "retina" and max(table, key=lambda n: table[n][1]) == "retina"
+    assert max(table, key=lambda n: table[n][0]) == "hubble_deep_field"
+    # every exercise check answers the placeholder with "not yet", none raises
+    assert text.count("not yet: ") == 5 and "Traceback" not in text
 
 
 def test_lesson_2_counts_stages_and_recognises_the_gray_cat(tmp_path, demo_checkpoint):
+    import re
+
     nb = run_notebook("02_architecture.ipynb", tmp_path)
     text = outputs_text(nb)
     assert "chelsea (grayscale)  top-5: Egyptian cat" in text
     assert "coffee (grayscale)   top-5: espresso" in text
     assert "(1, 256, 28, 28)" in text and "GFLOPs" in text
     assert "ab output  (1, 2, 224, 224)" in text
+    # the parameter table computed from the model: the fusion holds 4.9%, the encoder most
+    shares = {m[0]: float(m[1]) for m in re.findall(r"^(encoder|extractor|fusion|decoder)\s+[\d,]+\s+[\d,]+\s+([\d.]+)%", text, re.M)}
+    assert shares["fusion"] == 4.9 and shares["encoder"] > 85 and shares["extractor"] == 0.0
+    # the receptive field by formula and by backpropagation, FLOPs by formula and by counter
+    assert re.search(r"conv 3x3 -> 256\s+3\s+1\s+8\s+75$", text, re.M)
+    assert "the centre cell depends on 75 x 75 input pixels" in text
+    by_hand, counted = re.search(r"([\d.]+) GFLOPs by equation \(3\), ([\d.]+) GFLOPs counted", text).groups()
+    assert by_hand == counted
+    # the reasons, checked: frozen extractor, fusion = local part + per-photo bias, sRGB inside tanh's range
+    assert "extractor weights frozen: True | extractor in training mode after model.train(): False" in text
+    assert "equation (5) gives the same as model.fusion: True" in text
+    scaled = [float(v) for pair in re.findall(r"scaled by 128: ([+-][\d.]+) to ([+-][\d.]+)", text) for v in pair]
+    assert len(scaled) == 4 and all(-1 < v < 1 for v in scaled)
+    assert text.count("not yet: ") == 4 and "Traceback" not in text
+
+
+def test_lessons_1_and_2_give_every_exercise_a_hint_and_a_solution_and_half_a_check():
+    import re
+
+    for name in ("01_lab_color_space.ipynb", "02_architecture.ipynb"):
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        heading = re.compile(r"^## Exercises", re.M)
+        start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and heading.search(c.source))
+        exercises: list[dict[str, str]] = []
+        for i, cell in enumerate(nb.cells[start:]):
+            if cell.cell_type == "markdown":
+                source = cell.source[heading.search(cell.source).start() :] if i == 0 else cell.source
+                for part in re.split(r"^(?=### Exercise)", source, flags=re.M):
+                    if part.startswith("### Exercise"):
+                        exercises.append({"text": part, "check": ""})
+            elif exercises:
+                exercises[-1]["check"] += cell.source
+        assert len(exercises) >= 4, f"{name}: {len(exercises)} exercises"
+        for ex in exercises:
+            title = ex["text"].splitlines()[0]
+            assert "<summary>Hint</summary>" in ex["text"] and "<summary>Solution</summary>" in ex["text"], f"{name}: {title}"
+        checked = [ex for ex in exercises if re.search(r"lesson[12]\.check_\w+\(my_\w+\)", ex["check"])]
+        assert 2 * len(checked) >= len(exercises), f"{name}: only {len(checked)} of {len(exercises)} exercises have a check"
+
+
+def test_lesson_1_shows_a_static_picture_after_the_colour_picker():
+    nb = nbformat.read(NOTEBOOKS / "01_lab_color_space.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    widget = next(i for i, c in enumerate(code) if "ab_picker(L=" in c.source)
+    assert any("image/png" in o.get("data", {}) for o in code[widget + 1].outputs)
 
 
 def test_lesson_3_trains_and_saves_a_loadable_checkpoint(tmp_path, demo_checkpoint):
