@@ -172,21 +172,33 @@ def test_lesson_1_shows_a_static_picture_after_the_colour_picker():
     assert any("image/png" in o.get("data", {}) for o in code[widget + 1].outputs)
 
 
-def test_lesson_3_trains_and_saves_a_loadable_checkpoint(tmp_path, demo_checkpoint):
+def test_lesson_3_overfits_one_photo_then_trains_by_hand_as_fit_does_and_saves_a_loadable_checkpoint(tmp_path, demo_checkpoint):
+    import re
+
     from colorlab.infer import load_model
 
     checkpoint = tmp_path / "lesson3.pt"
     nb = run_notebook(
-        "03_training.ipynb", tmp_path, epochs=1, repeats=1, batch_size=5, image_size=32, output_path=str(checkpoint)
+        "03_training.ipynb", tmp_path, overfit_size=32, overfit_steps=20, epochs=1, repeats=1, batch_size=5, image_size=32,
+        output_path=str(checkpoint),
     )
+    text = outputs_text(nb)
+    # overfitting one photo beats the gray answer within the steps it was given
+    before, after = map(float, re.search(r"RMS ab error: before ([\d.]+), after ([\d.]+) Lab units", text).groups())
+    assert after < before
+    # the hand-written loop and colorlab.train.fit are the same loop: the same losses
+    assert "colorlab.train.fit reproduces the hand-written loop's losses (to 1e-6): True" in text
+    assert "validation: 2 held-out photos" in text
+    # the trainer wrote the checkpoint, refuses to replace it unasked, and it loads
+    assert "refused:" in text and "already exists" in text and "overwrite=True" in text
     assert checkpoint.is_file()
-    assert "exists: True" in outputs_text(nb)
-    assert "epochs: 1 | steps: 2" in outputs_text(nb)
+    assert "checkpoint exists: True" in text
+    assert "epochs: 1 | steps: 2" in text
     model = load_model(checkpoint, "cpu")
     assert model.config.backbone == "efficientnet_lite0"
 
 
-def test_lesson_4_writes_the_metrics_table(tmp_path, demo_checkpoint):
+def test_lesson_4_leads_with_held_out_photos_labels_the_seen_ones_and_writes_the_metrics_and_figure(tmp_path, demo_checkpoint):
     metrics = tmp_path / "metrics.json"
     figure = scratch_notebooks(tmp_path) / "figures" / "before_after.png"
     figure.unlink()
@@ -199,13 +211,24 @@ def test_lesson_4_writes_the_metrics_table(tmp_path, demo_checkpoint):
         metrics_path=str(metrics),
     )
     result = json.loads(metrics.read_text())
-    from colorlab.data import SAMPLE_PHOTOS
+    from colorlab.data import SAMPLE_PHOTOS, heldout_images
 
-    assert result["n"] == len(SAMPLE_PHOTOS) and result["size"] == 64
-    for key in ("model_psnr", "gray_psnr", "model_ssim", "gray_ssim", "model_colorfulness", "true_colorfulness"):
-        assert key in result["mean"]
+    held = set(heldout_images())
+    assert held == {"china", "flower"}
+    # held-out and seen-in-training photos are scored apart, and together they are all the bundled photos
+    assert set(result["heldout"]["per_image"]) == held
+    assert set(result["seen_in_training"]["per_image"]) == {p.name for p in SAMPLE_PHOTOS} - held
+    for part in ("heldout", "seen_in_training"):
+        assert result[part]["size"] == 64
+        for key in ("model_psnr", "gray_psnr", "model_ssim", "gray_ssim", "model_colorfulness", "true_colorfulness"):
+            assert key in result[part]["mean"]
     text = outputs_text(nb)
-    assert "PSNR (dB)" in text and "worst three:" in text
+    assert "PSNR (dB)" in text and "the gray baseline" in text
+    assert "mean PSNR gain over gray, held out" in text and "mean PSNR gain over gray, seen in training" in text
+    # the toy: MSE paints the mean, L1 the median, bins the mode (deterministic numbers)
+    assert "MSE                  a   +4.4  b  +45.1" in text
+    # the worst cases say which of them were held out
+    assert "worst three:" in text and "held out among them:" in text
     # the held-out figure (the README's picture) is written beside the lesson it ran as, here a scratch copy
     assert figure.is_file()
 

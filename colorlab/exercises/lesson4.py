@@ -1,0 +1,174 @@
+"""Checks for lesson 4 (results): the colour each loss predicts, and the PSNR gain over gray.
+
+The toy of the lesson is a patch that has the same lightness in every photo but is red in some
+and green in the others (:func:`red_green_patch`); :data:`EXAMPLE_AB` is ten such samples::
+
+    from colorlab.exercises import lesson4
+    lesson4.check_mse_constant(my_ab)      # the one (a, b) with the least mean squared error
+    lesson4.check_l1_constant(my_ab)       # the one (a, b) with the least mean absolute error
+    lesson4.check_psnr_gain(my_psnr_gain)  # my_psnr_gain(prediction, truth) -> dB over gray
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..color import lab_to_rgb_uint8, rgb_uint8_to_lab
+from ..metrics import gray_baseline, psnr
+from .core import CheckResult, right, wrong
+
+__all__ = [
+    "TOY_L",
+    "RED_AB",
+    "GREEN_AB",
+    "red_green_patch",
+    "EXAMPLE_AB",
+    "example_pair",
+    "check_mse_constant",
+    "check_l1_constant",
+    "check_psnr_gain",
+]
+
+#: The toy patch's lightness: the same in every photo, so a gray input cannot tell red from green.
+TOY_L = 55.0
+#: (a, b) of the red and of the green version of the patch, Lab units (both inside sRGB at TOY_L).
+RED_AB = (60.0, 45.0)
+GREEN_AB = (-50.0, 45.0)
+
+
+def red_green_patch(n: int = 200, red_fraction: float = 0.5, spread: float = 6.0, seed: int = 0) -> np.ndarray:
+    """``(n, 2)`` ab samples in Lab units: ``round(red_fraction * n)`` around :data:`RED_AB`, the
+    rest around :data:`GREEN_AB`, each with Gaussian scatter ``spread``, in random order."""
+    if not 0.0 <= red_fraction <= 1.0:
+        raise ValueError(f"red_green_patch: red_fraction={red_fraction} is outside [0, 1]")
+    rng = np.random.default_rng(seed)
+    reds = round(red_fraction * n)
+    centres = np.array([RED_AB] * reds + [GREEN_AB] * (n - reds), dtype=np.float64).reshape(n, 2)
+    return rng.permutation(centres + spread * rng.standard_normal((n, 2)))
+
+
+#: Ten samples of the patch, seven red and three green (read-only).
+EXAMPLE_AB: np.ndarray = red_green_patch(10, red_fraction=0.7, spread=4.0, seed=1)
+EXAMPLE_AB.setflags(write=False)
+
+_AB_TOLERANCE = 0.05  # Lab units: far below any difference a reader could see
+
+
+def _as_ab(answer: Any) -> tuple[np.ndarray | None, CheckResult | None]:
+    if answer is None:
+        return None, wrong("compute one (a, b) from lesson4.EXAMPLE_AB and pass it, e.g. (12.3, 45.6)")
+    try:
+        ab = np.asarray(answer, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None, wrong(f"pass two numbers (a, b), got {answer!r}")
+    if ab.shape == (20,):
+        return None, wrong("that is all ten samples; the answer is one colour, two numbers (a, b)")
+    if ab.shape != (2,):
+        return None, wrong(f"pass two numbers (a, b), got {ab.size}")
+    return ab, None
+
+
+def _near(ab: np.ndarray, target: Any, tolerance: float = _AB_TOLERANCE) -> bool:
+    return bool(np.all(np.abs(ab - np.asarray(target, dtype=np.float64)) <= tolerance))
+
+
+def _common_mistakes(ab: np.ndarray) -> str | None:
+    samples = EXAMPLE_AB
+    reds = samples[samples[:, 0] > 0]
+    if _near(ab, samples.mean(axis=0)[::-1]) or _near(ab, np.median(samples, axis=0)[::-1]):
+        return "the order is (a, b): a first"
+    if _near(ab, (np.array(RED_AB) + np.array(GREEN_AB)) / 2, 0.5):
+        return "that is halfway between red and green, as if they were equally common; 7 of the 10 samples are red"
+    if _near(ab, RED_AB, 0.5) or _near(ab, reds.mean(axis=0), 0.5):
+        return "that is the most common colour, red: what a classifier's most probable bin would paint, not this loss's optimum"
+    return None
+
+
+def check_mse_constant(answer: Any) -> CheckResult:
+    """``answer``: the one ``(a, b)`` whose mean squared error over :data:`EXAMPLE_AB` is least."""
+    ab, problem = _as_ab(answer)
+    if problem is not None:
+        return problem
+    want = EXAMPLE_AB.mean(axis=0)
+    if _near(ab, want):
+        chroma = math.hypot(*want)
+        mean_chroma = float(np.hypot(EXAMPLE_AB[:, 0], EXAMPLE_AB[:, 1]).mean())
+        return right(
+            f"the mean, ({want[0]:.2f}, {want[1]:.2f}): chroma {chroma:.0f} against the samples' mean chroma "
+            f"{mean_chroma:.0f}, pulled towards gray"
+        )
+    if _near(ab, np.median(EXAMPLE_AB, axis=0)):
+        return wrong("that is the median of a and of b, the L1 loss's optimum; the squared error is least at another point")
+    mistake = _common_mistakes(ab)
+    if mistake:
+        return wrong(mistake)
+    return wrong(f"({ab[0]:.2f}, {ab[1]:.2f}) is not it: set the derivative of the mean of (x - c)² to zero")
+
+
+def check_l1_constant(answer: Any) -> CheckResult:
+    """``answer``: the one ``(a, b)`` whose mean absolute error ``mean(|Δa| + |Δb|)`` over
+    :data:`EXAMPLE_AB` is least (the L1 loss of ``torch.nn.functional.l1_loss``)."""
+    ab, problem = _as_ab(answer)
+    if problem is not None:
+        return problem
+    want = np.median(EXAMPLE_AB, axis=0)
+    if _near(ab, want):
+        return right(
+            f"the median of a and of b, ({want[0]:.2f}, {want[1]:.2f}): with 7 of 10 samples red it sits on the red ones"
+        )
+    if _near(ab, EXAMPLE_AB.mean(axis=0)):
+        return wrong("that is the mean, the squared error's optimum; the absolute error is least at the median")
+    mistake = _common_mistakes(ab)
+    if mistake and "order" in mistake:
+        return wrong(mistake)
+    return wrong(
+        f"({ab[0]:.2f}, {ab[1]:.2f}) is not it: the sum of |x - c| is least where as many samples lie above c as "
+        "below, separately for a and for b"
+    )
+
+
+def example_pair(seed: int = 0, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic ``(truth, prediction)`` pair, each ``(size, size, 3)`` uint8: a smooth colourful
+    truth, and a prediction with its lightness, half its colour and some blotchy colour noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    lab = np.stack([30 + 50 * y, 60 * np.sin(3 * x + seed), 50 * np.cos(2 * y + x)], axis=-1)
+    truth = lab_to_rgb_uint8(lab.astype(np.float32))
+    pred_lab = rgb_uint8_to_lab(truth).astype(np.float64)
+    pred_lab[..., 1:] = 0.5 * pred_lab[..., 1:] + 8 * rng.standard_normal((size, size, 2))
+    return truth, lab_to_rgb_uint8(pred_lab.astype(np.float32))
+
+
+def check_psnr_gain(fn: Callable[[np.ndarray, np.ndarray], float] | None) -> CheckResult:
+    """``fn(prediction, truth) -> float``: how many dB the prediction's PSNR is above the gray
+    baseline's, both measured against the truth (``(H, W, 3)`` uint8 each)."""
+    signature = "my_psnr_gain(prediction, truth) returning the gain in dB"
+    if fn is None:
+        return wrong(f"write {signature}, then pass it here")
+    if not callable(fn):
+        return wrong(f"pass the function itself (my_psnr_gain, not my_psnr_gain(...)); got a {type(fn).__name__}")
+    for seed in (0, 1):
+        truth, pred = example_pair(seed)
+        try:
+            got = float(fn(pred.copy(), truth.copy()))
+        except Exception as exc:  # a learner's bug is reported, never raised
+            return wrong(f"your function raised {type(exc).__name__}: {exc}")
+        model, gray = psnr(pred, truth), psnr(gray_baseline(truth), truth)
+        want = model - gray
+        if abs(got - want) <= 1e-3:
+            continue
+        mistakes = {
+            -want: "that is the gray baseline's PSNR minus the model's: subtract the other way round",
+            model: "that is the model's PSNR alone; subtract the gray baseline's PSNR (colorlab.metrics.gray_baseline)",
+            psnr(pred, gray_baseline(truth)): "that compares the prediction with the gray image; measure both against the truth",
+            model / gray: "PSNR is already logarithmic (dB): subtract the two, do not divide",
+        }
+        for value, message in mistakes.items():
+            if abs(got - value) <= 1e-3:
+                return wrong(message)
+        return wrong(f"on a test pair you returned {got:.3f} dB, expected {want:.3f} dB = PSNR(prediction) - PSNR(gray)")
+    return right("PSNR(prediction, truth) - PSNR(gray baseline, truth), in dB, on two test pairs")

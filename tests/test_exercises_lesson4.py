@@ -1,0 +1,89 @@
+"""Lesson 4's exercise checks and its toy: the worked solutions pass, typical mistakes fail with a
+useful reason, and the toy's optima are the mean, the median and the bins' choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from colorlab import viz
+from colorlab.exercises import lesson4
+from colorlab.metrics import gray_baseline, psnr
+
+
+# The worked solutions, as the notebook shows them.
+def my_psnr_gain(prediction, truth):
+    return psnr(prediction, truth) - psnr(gray_baseline(truth), truth)
+
+
+def test_the_worked_solutions_pass():
+    samples = np.array(lesson4.EXAMPLE_AB)
+    assert lesson4.check_mse_constant(samples.mean(axis=0))
+    assert lesson4.check_l1_constant(np.median(samples, axis=0))
+    assert lesson4.check_psnr_gain(my_psnr_gain)
+
+
+def test_the_example_patch_is_seven_red_and_three_green_at_one_lightness():
+    samples = lesson4.EXAMPLE_AB
+    assert samples.shape == (10, 2) and not samples.flags.writeable
+    assert (samples[:, 0] > 0).sum() == 7 and (samples[:, 0] < 0).sum() == 3
+
+
+def test_mse_check_tells_the_median_and_the_unweighted_or_majority_colour_apart():
+    samples = lesson4.EXAMPLE_AB
+    assert "L1" in lesson4.check_mse_constant(np.median(samples, axis=0)).message
+    halfway = (np.array(lesson4.RED_AB) + np.array(lesson4.GREEN_AB)) / 2
+    assert "equally common" in lesson4.check_mse_constant(halfway).message
+    assert "most common colour" in lesson4.check_mse_constant(lesson4.RED_AB).message
+    assert "order is (a, b)" in lesson4.check_mse_constant(samples.mean(axis=0)[::-1]).message
+    assert "derivative" in lesson4.check_mse_constant((0.0, 0.0)).message
+
+
+def test_l1_check_names_the_mean_and_the_answer_shapes():
+    samples = lesson4.EXAMPLE_AB
+    assert "mean, the squared error" in lesson4.check_l1_constant(samples.mean(axis=0)).message
+    assert "as many samples lie above" in lesson4.check_l1_constant((0.0, 45.0)).message
+    assert "all ten samples" in lesson4.check_l1_constant(samples).message
+    assert "two numbers" in lesson4.check_l1_constant(27.0).message
+    placeholder = lesson4.check_l1_constant(None)
+    assert not placeholder and "EXAMPLE_AB" in placeholder.message
+
+
+def test_psnr_gain_check_names_a_reversed_a_missing_or_a_wrong_baseline():
+    reversed_sign = lesson4.check_psnr_gain(lambda p, t: -my_psnr_gain(p, t))
+    assert not reversed_sign and "other way round" in reversed_sign.message
+    assert "model's PSNR alone" in lesson4.check_psnr_gain(lambda p, t: psnr(p, t)).message
+    assert "against the truth" in lesson4.check_psnr_gain(lambda p, t: psnr(p, gray_baseline(t))).message
+    assert "do not divide" in lesson4.check_psnr_gain(lambda p, t: psnr(p, t) / psnr(gray_baseline(t), t)).message
+    assert "raised" in lesson4.check_psnr_gain(lambda p, t: psnr(p, t[:4])).message
+    assert "write my_psnr_gain" in lesson4.check_psnr_gain(None).message
+
+
+def test_constant_optima_are_the_mean_the_median_and_the_bins_choice():
+    samples = lesson4.red_green_patch(200, red_fraction=0.6)
+    optima = viz.constant_optima(samples)
+    np.testing.assert_allclose(optima["MSE"], samples.mean(axis=0))
+    np.testing.assert_allclose(optima["L1"], np.median(samples, axis=0))
+    # the most probable bin is the red cell the majority falls in; the annealed mean lies between
+    # the mean and that mode, so it keeps more of the red than MSE does
+    assert np.linalg.norm(optima["bins: mode"] - np.array(lesson4.RED_AB)) <= 10.0
+    assert optima["MSE"][0] < optima["bins: annealed mean"][0] < optima["bins: mode"][0]
+
+
+def test_the_mse_answer_to_red_or_green_is_much_duller_than_either():
+    samples = lesson4.red_green_patch(200, red_fraction=0.5)
+    chroma = np.hypot(*viz.constant_optima(samples)["MSE"])
+    assert chroma < 0.7 * np.hypot(samples[:, 0], samples[:, 1]).mean()
+
+
+def test_constant_optima_rejects_samples_that_are_not_ab_pairs():
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        viz.constant_optima(np.zeros((5, 3)))
+
+
+def test_the_toy_figure_has_a_title_and_labelled_axes():
+    import matplotlib.pyplot as plt
+
+    fig = viz.loss_optima_figure({"half and half": lesson4.red_green_patch(40)}, lesson4.TOY_L)
+    assert fig._suptitle.get_text() and fig.axes[0].get_xlabel().startswith("a") and fig.axes[0].get_ylabel().startswith("b")
+    plt.close(fig)
