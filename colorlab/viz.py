@@ -587,7 +587,7 @@ def fusion_diagram(size: int = 224, encoder_channels: int = 256, embed_dim: int 
 
 
 def loss_curve(history: Sequence[Mapping[str, Any]], ax: plt.Axes | None = None) -> Figure:
-    """Training and validation loss per epoch from a :class:`colorlab.train.Trainer` history."""
+    """Training and validation loss per epoch from a :class:`colorlab.engine.Trainer` history."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3.5))
     else:
@@ -724,7 +724,7 @@ def loss_optima_figure(panels: Mapping[str, np.ndarray], L: float, temperature: 
 
 
 class LiveTraining:
-    """An ``on_epoch_end`` callback for :class:`colorlab.train.Trainer`: loss curve and samples, redrawn in place.
+    """An ``on_epoch_end`` callback for :class:`colorlab.engine.Trainer`: loss curve and samples, redrawn in place.
 
     ``photos`` maps names to ``(H, W, 3)`` uint8 photos; each is shown as the
     current model colorizes it (at ``size``, the training size). In a notebook
