@@ -3,7 +3,7 @@
 ``torchrun --nproc_per_node=N -m colorlab train ...`` starts N processes with
 ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` in their environment;
 :func:`init_from_env` joins them into one process group (NCCL on CUDA, gloo on
-the CPU) and picks each process's GPU. :class:`colorlab.train.Trainer` then
+the CPU) and picks each process's GPU. :class:`colorlab.engine.Trainer` then
 notices the process group on its own: it wraps the model in
 ``DistributedDataParallel``, gives every rank its own share of each epoch's
 deterministic order, and lets rank 0 alone write checkpoints and show progress.
