@@ -493,7 +493,8 @@ def averaging_figure(
     ax.scatter(pts[:, 0], pts[:, 1], s=6, color="k", alpha=0.35, label="the pixel's possible colours")
     markers = "oDs^vP*X"
     for i, (label, (a, b)) in enumerate(answers.items()):
-        ax.plot([a], [b], marker=markers[i % len(markers)], ms=11, mfc="white", mec="k", mew=2, ls="none", label=label)
+        size = max(7, 16 - 3 * i)  # shrinking, so that answers at the same place stay visible
+        ax.plot([a], [b], marker=markers[i % len(markers)], ms=size, mfc="white", mec="k", mew=2, ls="none", label=label)
     ax.set_title(f"The (a, b) plane at L = {L:g}")
     ax.legend(loc="lower left", fontsize=8)
     for i, (label, (a, b)) in enumerate(answers.items()):
@@ -594,19 +595,14 @@ def rebalancing_figure(bins: torch.Tensor, prior: torch.Tensor, weights: torch.T
     return fig
 
 
-def temperature_strip(
-    model: ColorizationNet, rgb: np.ndarray, temperatures: Sequence[float] = (1.0, 0.6, 0.38, 0.2, 0.1), *,
-    size: int | None = None, title: str | None = None,
-) -> Figure:
-    """``rgb`` ``(H, W, 3)`` uint8 colorized by a classification-head ``model`` at each temperature, then the
-    truth; each panel gives its colourfulness (Hasler and Süsstrunk)."""
-    from .infer import DEFAULT_SIZE, colorize
+def temperature_strip(images: Mapping[float, np.ndarray], truth: np.ndarray, title: str | None = None) -> Figure:
+    """A photo decoded at several temperatures, ``{T: (H, W, 3) uint8}`` (e.g. from
+    ``colorize(..., temperature=T)``), then the ``truth``; each panel gives its colourfulness."""
     from .metrics import colorfulness
 
-    images = [colorize(rgb, model, size=size or DEFAULT_SIZE, temperature=t) for t in temperatures] + [rgb]
-    names = [f"T = {t:g}" + (" (mean)" if t == 1 else "") for t in temperatures] + ["truth"]
-    fig, axes = plt.subplots(1, len(images), figsize=(2.8 * len(images), 3.2), squeeze=False)
-    for ax, img, name in zip(axes[0], images, names):
+    panels = [(f"T = {t:g}" + (" (mean)" if t == 1 else ""), img) for t, img in images.items()] + [("truth", truth)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 3.2), squeeze=False)
+    for ax, (name, img) in zip(axes[0], panels):
         ax.imshow(img)
         ax.set_title(name)
         ax.set_xlabel(f"colourfulness {colorfulness(img):.0f}")

@@ -355,11 +355,8 @@ class ColorizeApp(widgets.VBox):
         if not self.guesses:
             self.guess_list.value = "<i>This model has no ImageNet extractor: it colours without knowing what the photo shows.</i>"
             return
-        items = "".join(f"<li>{html.escape(name)}: {p:.0%}</li>" for name, p in self.guesses)
-        self.guess_list.value = (
-            "<b>What the extractor recognises</b> (its ImageNet top-5, from the lightness alone):"
-            f"<ol style='margin-top:2px'>{items}</ol>"
-        )
+        items = ", ".join(f"{html.escape(name)} {p:.0%}" for name, p in self.guesses)
+        self.guess_list.value = f"<b>What the extractor recognises</b> (ImageNet top-5, from the lightness alone): {items}"
 
     def _show_original(self, shown: bool) -> None:
         self._columns[2].layout.display = None if shown else "none"
