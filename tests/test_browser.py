@@ -125,6 +125,8 @@ def jupyterlab(tmp_path, demo_checkpoint):
 
 def open_and_run_all(page, base: str, lesson: str) -> None:
     """Open a served lesson once its kernel is idle, clear the committed outputs and run every cell."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(f"{base}/lab/tree/notebooks/{lesson}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
@@ -133,7 +135,7 @@ def open_and_run_all(page, base: str, lesson: str) -> None:
     page.click("li.lm-Menu-item[data-command='editmenu:clear-all']")
     # "Run All Cells" stays disabled (and a click on it does nothing) until the kernel session is
     # connected, which the idle indicator does not prove: try again until a cell is queued or runs.
-    for attempt in range(5):
+    for _attempt in range(5):
         page.click("li.lm-MenuBar-item:has-text('Run')")
         item = page.locator("li.lm-Menu-item[data-command='runmenu:run-all']")
         if item.get_attribute("aria-disabled") == "true":
@@ -148,7 +150,7 @@ def open_and_run_all(page, base: str, lesson: str) -> None:
                 timeout=30_000,
             )
             return
-        except Exception:  # playwright's TimeoutError: nothing started, try the menu again
+        except PlaywrightTimeout:  # nothing started: try the menu again
             continue
     raise AssertionError(f"{lesson}: Run All did not start a single cell after 5 tries")
 

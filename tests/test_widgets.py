@@ -240,7 +240,7 @@ def test_checkpoint_menu_lists_trained_runs(demo_checkpoint, tmp_path, monkeypat
 def test_temperature_slider_appears_only_for_a_classification_head(demo_checkpoint, bins_checkpoint):
     from colorlab.widgets import DEMO_MODEL, ColorizeApp
 
-    app = ColorizeApp(checkpoints={"bins": bins_checkpoint}, photo="chelsea")
+    app = ColorizeApp(checkpoints={"bins": bins_checkpoint}, photo="chelsea", size=64)  # small: fast
     assert app.checkpoint.value == DEMO_MODEL and not shown(app.temperature_box)
     assert "temperature" not in app.message_text
     app.checkpoint.value = "bins"
@@ -278,7 +278,7 @@ def test_model_menu_offers_every_demo_model_whose_file_exists(demo_checkpoint, b
 
     shipped = {DEMO_MODELS["classification"]: bins_checkpoint, DEMO_MODELS["regression"]: real(DEMO_MODELS["regression"])}
     monkeypatch.setattr(colorlab.checkpoint, "model_path", lambda name: shipped[name])
-    app = ColorizeApp(checkpoints={}, photo="chelsea")
+    app = ColorizeApp(checkpoints={}, photo="chelsea", size=64)
     assert list(app.checkpoint.options) == [DEMO_MODEL] + [DEMO_LABELS[h] for h in DEMO_MODELS if h != DEFAULT_HEAD]
     assert app.checkpoint.value == DEMO_MODEL
     app.checkpoint.value = DEMO_LABELS["classification"]
