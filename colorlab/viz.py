@@ -817,3 +817,267 @@ def ab_histograms(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray
     fig.suptitle("Predicted colour is squeezed towards a = b = 0")
     fig.tight_layout()
     return fig
+
+
+# --- What the extractor sees (lesson 5) and colour as classification (lesson 6) -------------
+
+
+def photo_top_classes(model: ColorizationNet, rgb: np.ndarray, *, size: int | None = None, k: int = 5) -> list[tuple[str, float]]:
+    """The ``k`` ImageNet classes the model's frozen extractor sees in a photo, most likely first.
+
+    ``rgb`` is ``(H, W, 3)`` (or gray ``(H, W)``) uint8; like the network, the extractor sees only
+    its lightness, at the size :func:`colorlab.colorize` gives it (short side ``size``, default
+    :data:`colorlab.infer.DEFAULT_SIZE`). Returns ``[(class name, softmax probability), ...]``, or
+    ``[]`` for a model without an ImageNet extractor (backbone ``"none"``).
+    """
+    import torch.nn.functional as F
+
+    from .color import rgb_uint8_to_l, scale_l
+    from .infer import DEFAULT_SIZE, network_input_size
+
+    if model.extractor.dim != len(imagenet_classes()):
+        return []
+    image = np.repeat(rgb[..., None], 3, axis=2) if rgb.ndim == 2 else rgb
+    L = rgb_uint8_to_l(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None])  # (1, 1, H, W), 0-100; a copy: inputs may be read-only
+    h, w = network_input_size(image.shape[0], image.shape[1], size or DEFAULT_SIZE)
+    L = F.interpolate(L, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logits = model.extractor(scale_l(L).to(device))
+    return top_classes(logits.float().cpu(), k)
+
+
+def _lab_swatch(L: float, a: float, b: float) -> np.ndarray:
+    """The sRGB colour ``(3,)`` in [0, 1] of one Lab triple (clipped where it is out of gamut)."""
+    return lab_to_rgb(torch.tensor([[[L]], [[a]], [[b]]], dtype=torch.float64))[:, 0, 0].numpy()
+
+
+def lab_swatches(colours: Mapping[str, Sequence[float]], title: str, size: float = 2.2) -> Figure:
+    """One painted square per colour ``{label: (L, a, b)}``, titled with its Lab values and chroma."""
+    n = len(colours)
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size + 0.9), squeeze=False)
+    for ax, (label, (L, a, b)) in zip(axes[0], colours.items()):
+        ax.imshow(np.tile(_lab_swatch(L, a, b), (8, 8, 1)))
+        ax.set_title(label)
+        ax.set_xlabel(f"Lab({L:.0f}, {a:.0f}, {b:.0f})\nchroma {np.hypot(a, b):.0f}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _ab_background(ax: plt.Axes, L: float, steps: int = 221) -> None:
+    """Paint ``ax`` with every colour of lightness ``L`` on the (a, b) plane (clipped out of gamut)."""
+    v = torch.linspace(-AB_PLOT_LIMIT, AB_PLOT_LIMIT, steps, dtype=torch.float64)
+    bb, aa = torch.meshgrid(v.flip(0), v, indexing="ij")  # b grows upward
+    rgb = lab_to_rgb(torch.stack([torch.full_like(aa, float(L)), aa, bb])).permute(1, 2, 0).numpy()
+    lim = AB_PLOT_LIMIT
+    ax.imshow(rgb, extent=(-lim, lim, -lim, lim), alpha=0.55)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_xlabel("a (green - / red +)")
+    ax.set_ylabel("b (blue - / yellow +)")
+
+
+def averaging_figure(
+    samples: np.ndarray | torch.Tensor, answers: Mapping[str, Sequence[float]], L: float, title: str
+) -> Figure:
+    """Where a pixel's possible colours lie and where each candidate answer lands.
+
+    Left: the (a, b) plane at lightness ``L``, the ``(N, 2)`` ``samples`` (Lab units) as dots and
+    each answer ``{label: (a, b)}`` as a labelled marker. Right: each answer painted at ``L``.
+    """
+    pts = np.asarray(samples, dtype=np.float64)
+    n = len(answers)
+    fig = plt.figure(figsize=(6.0 + 2.0 * n, 5.0))
+    grid = fig.add_gridspec(1, n + 3)
+    ax = fig.add_subplot(grid[0, :3])
+    _ab_background(ax, L)
+    ax.scatter(pts[:, 0], pts[:, 1], s=6, color="k", alpha=0.35, label="the pixel's possible colours")
+    markers = "oDs^vP*X"
+    for i, (label, (a, b)) in enumerate(answers.items()):
+        size = max(7, 16 - 3 * i)  # shrinking, so that answers at the same place stay visible
+        ax.plot([a], [b], marker=markers[i % len(markers)], ms=size, mfc="white", mec="k", mew=2, ls="none", label=label)
+    ax.set_title(f"The (a, b) plane at L = {L:g}")
+    ax.legend(loc="lower left", fontsize=8)
+    for i, (label, (a, b)) in enumerate(answers.items()):
+        sw = fig.add_subplot(grid[0, 3 + i])
+        sw.imshow(np.tile(_lab_swatch(L, a, b), (8, 8, 1)))
+        sw.set_title(label, fontsize=9)
+        sw.set_xlabel(f"a={a:.0f}, b={b:.0f}\nchroma {np.hypot(a, b):.0f}", fontsize=8)
+        sw.set_xticks([])
+        sw.set_yticks([])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _bin_colours(bins: torch.Tensor, preferred_l: float = 65.0) -> np.ndarray:
+    """A displayable colour ``(Q, 3)`` in [0, 1] for each bin centre ``(Q, 2)``: the bin's (a, b) at the
+    lightness nearest ``preferred_l`` where that colour is inside sRGB (or nearly, for edge cells)."""
+    from .color import rgb_to_lab
+
+    levels = torch.arange(5.0, 100.0, 2.5, dtype=torch.float64)  # (K,)
+    ab = bins.to(torch.float64)
+    q, k = ab.shape[0], levels.shape[0]
+    lab = torch.stack([levels[None, :].expand(q, k), ab[:, 0:1].expand(q, k), ab[:, 1:2].expand(q, k)])  # (3, Q, K)
+    rgb = lab_to_rgb(lab)  # clipped into the gamut
+    miss = (rgb_to_lab(rgb) - lab).norm(dim=0)  # 0 where the colour is displayable as it is
+    cost = miss + 0.01 * (levels[None, :] - preferred_l).abs()  # in gamut first, then near the preferred L
+    best = cost.argmin(dim=1)
+    return rgb[:, torch.arange(q), best].T.numpy()
+
+
+def _draw_bins(ax: plt.Axes, bins: torch.Tensor, facecolors: Any, grid: float) -> None:
+    from matplotlib.collections import PatchCollection
+
+    half = grid / 2
+    squares = [Rectangle((float(a) - half, float(b) - half), grid, grid) for a, b in bins.tolist()]
+    ax.add_collection(PatchCollection(squares, facecolors=facecolors, edgecolors="white", linewidths=0.4))
+    lim = AB_PLOT_LIMIT + grid
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_xlabel("a (green - / red +)")
+    ax.set_ylabel("b (blue - / yellow +)")
+
+
+def bins_figure(bins: torch.Tensor, grid: float | None = None, title: str | None = None) -> Figure:
+    """The colour bins ``(Q, 2)`` (centres, Lab units) as squares on the (a, b) plane, each painted in a
+    colour it stands for (at the lightness where that colour exists)."""
+    from .colorbins import GRID
+
+    grid = grid or GRID
+    fig, ax = plt.subplots(figsize=(6, 6))
+    _draw_bins(ax, bins, _bin_colours(bins), grid)
+    ax.set_title(title or f"The Q = {len(bins)} bins of {grid:g} x {grid:g} Lab units that sRGB colours reach")
+    fig.tight_layout()
+    return fig
+
+
+#: Priors below this are drawn at this value (log scales would otherwise span 40 decades).
+_RAREST_SHOWN = 1e-7
+
+
+def rebalancing_figure(bins: torch.Tensor, prior: torch.Tensor, weights: torch.Tensor, lam: float, grid: float | None = None) -> Figure:
+    """How common each bin is (``prior`` ``(Q,)``) and the loss weight it gets (``weights`` ``(Q,)``), on the
+    (a, b) plane (log colour scales); right, weight against prior for several mixing factors λ."""
+    from matplotlib.colors import LogNorm
+
+    from .colorbins import GRID, rebalance_weights
+
+    grid = grid or GRID
+    p, w = prior.detach().double().cpu(), weights.detach().double().cpu()
+    shown_p = p.clamp(min=_RAREST_SHOWN)  # the smoothed prior reaches 1e-40 at the gamut's edge
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    for ax, values, name, cmap in ((axes[0], shown_p, "prior p: share of the pixels in each bin", "viridis"),
+                                   (axes[1], w, f"loss weight w (λ = {lam:g})", "magma")):
+        norm = LogNorm(vmin=float(values.min()), vmax=float(values.max()))
+        colours = plt.get_cmap(cmap)(norm(values.numpy()))
+        _draw_bins(ax, bins, colours, grid)
+        fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.046, pad=0.04, label=name.split(":")[0])
+        ax.set_title(name)
+    order = torch.argsort(p)
+    ax = axes[2]
+    for mix in sorted({1.0, float(lam), 0.1}, reverse=True):
+        curve = rebalance_weights(p, mix)
+        ax.plot(shown_p[order].numpy(), curve[order].numpy(), lw=2 if mix == lam else 1,
+                label=f"λ = {mix:g}" + (" (used)" if mix == lam else ""))
+    ax.scatter(shown_p.numpy(), w.numpy(), s=8, color="k", zorder=3, label="the bins")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"prior p of the bin (log; below {_RAREST_SHOWN:g} drawn at {_RAREST_SHOWN:g})")
+    ax.set_ylabel("weight w (log)")
+    ax.set_title("Rare colours weigh more: w ∝ 1 / ((1-λ)p + λ/Q)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.suptitle("Class rebalancing: the colour prior of the training photos and the loss weights it gives")
+    fig.tight_layout()
+    return fig
+
+
+def temperature_strip(images: Mapping[float, np.ndarray], truth: np.ndarray, title: str | None = None) -> Figure:
+    """A photo decoded at several temperatures, ``{T: (H, W, 3) uint8}`` (e.g. from
+    ``colorize(..., temperature=T)``), then the ``truth``; each panel gives its colourfulness."""
+    from .metrics import colorfulness
+
+    panels = [(f"T = {t:g}" + (" (mean)" if t == 1 else ""), img) for t, img in images.items()] + [("truth", truth)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 3.2), squeeze=False)
+    for ax, (name, img) in zip(axes[0], panels):
+        ax.imshow(img)
+        ax.set_title(name)
+        ax.set_xlabel(f"colourfulness {colorfulness(img):.0f}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title or "Annealed mean: from the mean of the colours (T = 1) towards the most likely one (T → 0)")
+    fig.tight_layout()
+    return fig
+
+
+def models_comparison_grid(
+    truths: Mapping[str, np.ndarray],
+    predictions: Mapping[str, Mapping[str, np.ndarray]],
+    title: str,
+    notes: Mapping[str, Mapping[str, str]] | None = None,
+) -> Figure:
+    """One row per photo: the gray input, each model's colorization, the truth.
+
+    ``truths`` is ``{photo: (H, W, 3) uint8}``, ``predictions`` ``{model: {photo: image}}``;
+    ``notes[model][photo]`` goes under that panel (e.g. its PSNR).
+    """
+    from .metrics import gray_baseline
+
+    cols = 2 + len(predictions)
+    fig, axes = plt.subplots(len(truths), cols, figsize=(3.0 * cols, 3.1 * len(truths)), squeeze=False)
+    for r, (photo, truth) in enumerate(truths.items()):
+        panels = [("gray input", gray_baseline(truth), "")]
+        panels += [(model, preds[photo], (notes or {}).get(model, {}).get(photo, "")) for model, preds in predictions.items()]
+        panels.append(("truth", truth, ""))
+        for ax, (name, img, note) in zip(axes[r], panels):
+            ax.imshow(img)
+            ax.set_title(f"{photo}: {name}", fontsize=10)
+            ax.set_xlabel(note, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def ab_histograms_by_model(
+    predictions: Mapping[str, Sequence[np.ndarray]], truths: Sequence[np.ndarray], title: str, bins: int = 101
+) -> Figure:
+    """Histograms of a and b over all pixels: the truth (filled) and each model's prediction (lines), log counts."""
+    def ab(images: Sequence[np.ndarray]) -> np.ndarray:
+        return np.concatenate([rgb_uint8_to_lab(im)[..., 1:].reshape(-1, 2) for im in images])
+
+    edges = np.linspace(-AB_PLOT_LIMIT, AB_PLOT_LIMIT, bins)
+    true_ab = ab(truths)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for k, (ax, name) in enumerate(zip(axes, "ab")):
+        ax.hist(true_ab[:, k], bins=edges, color="tab:gray", alpha=0.5, label="truth")
+        for model, images in predictions.items():
+            ax.hist(ab(images)[:, k], bins=edges, histtype="step", lw=2, label=model)
+        ax.set_yscale("log")
+        ax.set_xlabel(f"{name} (Lab units)")
+        ax.set_ylabel("pixels (log scale)")
+        ax.set_title(f"Distribution of {name}")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += [
+    "photo_top_classes",
+    "lab_swatches",
+    "averaging_figure",
+    "bins_figure",
+    "rebalancing_figure",
+    "temperature_strip",
+    "models_comparison_grid",
+    "ab_histograms_by_model",
+]

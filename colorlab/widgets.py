@@ -32,16 +32,26 @@ except ModuleNotFoundError as exc:  # the plain install is the library and the c
         name=exc.name,
     ) from None
 
+from .checkpoint import DEFAULT_HEAD, DEMO_MODELS, pretrained_path
 from .color import lab_to_rgb
-from .data import SAMPLE_PHOTOS, ImageLoadError, load_image_bytes
+from .colorbins import TEMPERATURE
+from .data import SAMPLE_PHOTOS, ImageLoadError, is_grayscale, load_image_bytes
 from .metrics import gray_baseline
 
-__all__ = ["ColorizeApp", "RealOrColorizedApp", "ab_picker", "png_bytes", "find_checkpoints"]
+__all__ = ["ColorizeApp", "RealOrColorizedApp", "ab_picker", "png_bytes", "find_checkpoints", "demo_checkpoints"]
 
 #: Longest side of the before/after previews (the download keeps the full size).
 PREVIEW_SIDE = 640
-#: Label of the bundled demo model in the checkpoint menu.
-DEMO_MODEL = "demo model (bundled)"
+#: Menu labels of the shipped demo models, by head (those whose files exist are listed).
+DEMO_LABELS = {"classification": "demo: classification (colourful)", "regression": "demo: regression (the paper's)"}
+#: The menu's default: the demo model that :func:`colorlab.colorize` uses.
+DEMO_MODEL = DEMO_LABELS[DEFAULT_HEAD]
+#: What the app says while it colorizes (its controls are disabled meanwhile).
+BUSY_TEXT = "colorizing…"
+#: Colour of an error line.
+ERROR_COLOUR = "#b00020"
+#: The temperature slider's lower end (0 itself is not a temperature: the mode needs T > 0).
+MIN_TEMPERATURE = 0.05
 #: The photo menu's entry for "use what was uploaded".
 UPLOADED = "(uploaded photo)"
 
@@ -73,67 +83,116 @@ def find_checkpoints(folders: tuple[str | os.PathLike[str], ...] = ("runs", "../
     return found
 
 
+def demo_checkpoints() -> dict[str, Path]:
+    """The shipped demo models whose files exist, ``{menu label: path}``, the default head's first."""
+    heads = [DEFAULT_HEAD] + [h for h in DEMO_MODELS if h != DEFAULT_HEAD]
+    return {DEMO_LABELS[h]: pretrained_path(h) for h in heads if pretrained_path(h).is_file()}
+
+
 class ColorizeApp(widgets.VBox):
-    """Upload a photo or pick a bundled one, choose a checkpoint and a saturation, see before/after, download.
+    """Upload a photo or pick a bundled one, choose a model and a saturation, see the result, download it.
 
-    ``checkpoints`` maps menu labels to checkpoint paths; the bundled demo
-    model (:func:`colorlab.infer.load_pretrained`) is always the first entry
-    and by default the ``*.pt`` files of :func:`find_checkpoints` follow.
-    ``photo`` is the bundled photo shown at start (``None``: start empty).
+    Three panels: what the model sees (the lightness), the result, and the original when the
+    photo has colour to compare with. Under them, the ImageNet classes the model's frozen
+    extractor recognises (what the network "knows" about the photo). A temperature slider
+    appears when the chosen model has the classification head (lesson 6).
 
-    State for code and tests: :attr:`source` (the input, uint8 RGB),
-    :attr:`result` (the colorized photo, same size), :attr:`message` (an HTML
-    line with the status or a readable error).
+    ``checkpoints`` maps menu labels to checkpoint paths or to models already in memory; the
+    demo models whose files exist (:func:`demo_checkpoints`) come first, and by default the
+    ``*.pt`` files of :func:`find_checkpoints` follow. ``model`` is the label chosen at start
+    (default: :data:`DEMO_MODEL`, else the first entry). ``photo`` is the bundled photo shown
+    at start (``None``: start empty).
+
+    State for code and tests: :attr:`source` (the input, uint8 RGB), :attr:`result` (the
+    colorized photo, same size), :attr:`guesses` (the extractor's top-5), :attr:`message`
+    (an HTML line) and :attr:`message_text` (the same as plain text), :attr:`busy`.
+    :meth:`figure` draws the panels as a static picture.
     """
 
     def __init__(
         self,
-        checkpoints: Mapping[str, str | os.PathLike[str]] | None = None,
+        checkpoints: Mapping[str, str | os.PathLike[str] | torch.nn.Module] | None = None,
         photo: str | None = "chelsea",
         size: int | None = None,
+        model: str | None = None,
     ) -> None:
         from .infer import DEFAULT_SIZE
 
         self.size = size or DEFAULT_SIZE
-        self._paths: dict[str, Path | None] = {DEMO_MODEL: None}
+        demos = demo_checkpoints()
+        self._demo_heads = {DEMO_LABELS[head]: head for head in DEMO_LABELS}
+        self._entries: dict[str, Path | torch.nn.Module] = dict(demos) or {DEMO_MODEL: pretrained_path()}
         extra = find_checkpoints() if checkpoints is None else checkpoints
-        self._paths.update({label: Path(p) for label, p in extra.items()})
+        self._entries.update({label: p if isinstance(p, torch.nn.Module) else Path(p) for label, p in extra.items()})
         self._models: dict[tuple[str, int, int], Any] = {}
         self.source: np.ndarray | None = None
         self.source_name = ""
+        self.source_has_colour = False
         self.result: np.ndarray | None = None
+        self.guesses: list[tuple[str, float]] = []
+        self._photo_number = 0  # counts the photos shown, so guesses are recomputed for each new one
+        self._guessed_for: tuple[int, str] | None = None
+        self._temperature_for: str | None = None
+        self._quiet = False  # True while the app itself sets a control: no refresh
+        self.busy = False
+        self.message_text = ""
 
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Upload")
         self.photo = widgets.Dropdown(
             options=[UPLOADED] + [p.name for p in SAMPLE_PHOTOS], value=UPLOADED, description="Photo"
         )
-        self.checkpoint = widgets.Dropdown(options=list(self._paths), value=DEMO_MODEL, description="Model")
+        start = model if model is not None else (DEMO_MODEL if DEMO_MODEL in self._entries else next(iter(self._entries)))
+        if start not in self._entries:
+            raise ValueError(f"ColorizeApp: model={start!r} is not in the menu; choose one of {', '.join(self._entries)}")
+        self.checkpoint = widgets.Dropdown(options=list(self._entries), value=start, description="Model")
         self.saturation = widgets.FloatSlider(
             value=1.0, min=0.0, max=2.5, step=0.1, description="Saturation", continuous_update=False, readout_format=".1f"
         )
+        self.temperature = widgets.FloatSlider(
+            value=TEMPERATURE, min=MIN_TEMPERATURE, max=1.0, step=0.01, description="Temperature",
+            continuous_update=False, readout_format=".2f",
+        )
+        self.temperature_box = widgets.HBox(
+            [self.temperature, widgets.HTML("1 = the mean of the likely colours (dull); towards 0 = the most likely colour (vivid)")],
+            layout=widgets.Layout(display="none"),
+        )
+        self.status = widgets.Label("")
         layout = widgets.Layout(max_width="100%", height="auto", align_self="flex-start")
         self.before = widgets.Image(format="png", layout=layout)
         self.after = widgets.Image(format="png", layout=layout)
+        self.original = widgets.Image(format="png", layout=layout)
         self.download = widgets.HTML()
         self.message = widgets.HTML()
-        column = widgets.Layout(width="49%")
-        images = widgets.HBox(
-            [
-                widgets.VBox([widgets.HTML("<b>Before</b> (what the model sees: lightness only)"), self.before], layout=column),
-                widgets.VBox([widgets.HTML("<b>After</b> (colorized)"), self.after], layout=column),
-            ]
-        )
-        controls = widgets.HBox([self.upload, self.photo, self.checkpoint])
+        self.guess_list = widgets.HTML()
+        self._columns = [
+            widgets.VBox([widgets.HTML("<b>What the model sees</b> (lightness only)"), self.before]),
+            widgets.VBox([widgets.HTML("<b>Result</b> (colorized)"), self.after]),
+            widgets.VBox([widgets.HTML("<b>Original</b> (the photo's own colours)"), self.original]),
+        ]
+        self._show_original(False)
+        controls = widgets.HBox([self.upload, self.photo, self.checkpoint, self.status])
         super().__init__(
-            [widgets.HTML("<h3>colorlab: colorize a photo</h3>"), controls, self.saturation, self.message, images, self.download]
+            [
+                widgets.HTML("<h3>colorlab: colorize a photo</h3>"),
+                controls,
+                self.saturation,
+                self.temperature_box,
+                self.message,
+                widgets.HBox(self._columns),
+                self.guess_list,
+                self.download,
+            ]
         )
 
         self.upload.observe(self._on_upload, names="value")
         self.photo.observe(self._on_photo, names="value")
-        self.checkpoint.observe(lambda change: self.refresh(), names="value")
-        self.saturation.observe(lambda change: self.refresh(), names="value")
+        self.checkpoint.observe(self._on_setting, names="value")
+        self.saturation.observe(self._on_setting, names="value")
+        self.temperature.observe(self._on_setting, names="value")
         if photo is not None:
             self.photo.value = photo
+        else:
+            self.refresh()
 
     # --- inputs -----------------------------------------------------------------
 
@@ -146,67 +205,112 @@ class ColorizeApp(widgets.VBox):
 
     def _on_photo(self, change: dict[str, Any]) -> None:
         name = change["new"]
-        if name == UPLOADED:
+        if name == UPLOADED or self._quiet:
             return
         from .data import sample_images
 
         self.set_source(name, sample_images([name])[name])
+
+    def _on_setting(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.refresh()
 
     def load_bytes(self, name: str, content: bytes) -> None:
         """Use an uploaded file; a file that is not an image shows a message instead."""
         try:
             rgb = load_image_bytes(content, name)
         except ImageLoadError as exc:
-            self.source, self.before.value = None, b""  # the failed upload replaces the old photo: nothing to show
+            # The failed upload replaces the old photo: nothing of it stays on screen.
+            self.source, self.source_has_colour, self.before.value, self.original.value = None, False, b"", b""
+            self._show_original(False)
             self._fail(str(exc))
             return
         if self.photo.value != UPLOADED:
-            with self.hold_trait_notifications():
-                self.photo.unobserve(self._on_photo, names="value")
+            self._quiet = True
+            try:
                 self.photo.value = UPLOADED
-                self.photo.observe(self._on_photo, names="value")
+            finally:
+                self._quiet = False
         self.set_source(name, rgb)
 
     def set_source(self, name: str, rgb: np.ndarray) -> None:
-        """Colorize ``rgb`` (any size, ``(H, W, 3)`` uint8) under ``name``."""
+        """Colorize ``rgb`` (any size, ``(H, W, 3)`` uint8) under ``name``; show it beside the result if it has colour."""
         self.source = rgb
         self.source_name = name
+        self._photo_number += 1
+        self.source_has_colour = not is_grayscale(rgb)
         self.before.value = png_bytes(_preview(gray_baseline(rgb)))
+        self.original.value = png_bytes(_preview(rgb)) if self.source_has_colour else b""
+        self._show_original(self.source_has_colour)
         self.refresh()
 
     # --- outputs ----------------------------------------------------------------
 
     def model(self) -> Any:
-        """The model chosen in the checkpoint menu, loaded again whenever its file changed on disk."""
-        from .infer import load_model, load_pretrained, pretrained_path
+        """The model chosen in the menu, loaded again whenever its file changed on disk."""
+        from .infer import load_model, load_pretrained
 
         label = self.checkpoint.value
-        path = self._paths[label]
-        stat = (path or pretrained_path()).stat()  # a checkpoint rewritten since must not be served stale
+        entry = self._entries[label]
+        if isinstance(entry, torch.nn.Module):
+            return entry
+        head = self._demo_heads.get(label)
+        path = pretrained_path(head) if head is not None else entry
+        if head is not None and not path.is_file():
+            return load_pretrained(head=head)  # raises, saying how to get the demo model back
+        stat = path.stat()  # a checkpoint rewritten since must not be served stale
         key = (label, stat.st_mtime_ns, stat.st_size)
         if key not in self._models:
             self._models = {k: v for k, v in self._models.items() if k[0] != label}
-            self._models[key] = load_pretrained() if path is None else load_model(path)
+            self._models[key] = load_pretrained(head=head) if head is not None else load_model(path)
         return self._models[key]
 
-    def refresh(self) -> None:
-        """Recolorize the current photo with the current model and saturation."""
-        from .infer import colorize
-        from .checkpoint import CheckpointError
+    @property
+    def controls(self) -> tuple[widgets.DOMWidget, ...]:
+        """The controls that are disabled while the app is busy."""
+        return (self.upload, self.photo, self.checkpoint, self.saturation, self.temperature)
 
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.status.value = BUSY_TEXT if busy else ""
+        for control in self.controls:
+            control.disabled = busy
+
+    def refresh(self) -> None:
+        """Recolorize the current photo with the current model, saturation and temperature.
+
+        While it works the controls are disabled and :attr:`status` says so; they come back
+        whatever happens.
+        """
         if self.source is None:
-            self.message.value = "Upload a photo or choose one from the menu."
+            self._say("Upload a photo or choose one from the menu.", "black")
             return
+        self._set_busy(True)
+        try:
+            self._colorize()
+        finally:
+            self._set_busy(False)
+
+    def _colorize(self) -> None:
+        from .checkpoint import CheckpointError
+        from .infer import colorize
+
+        label = self.checkpoint.value
         try:
             model = self.model()
         except (CheckpointError, OSError, RuntimeError, KeyError, ValueError) as exc:
-            self._fail(f"cannot load the model '{self.checkpoint.value}': {exc}")
+            self._show_temperature(None)
+            self._fail(f"cannot load the model '{label}': {exc}")
             return
+        temperature = self._show_temperature(model)
         try:
-            self.result = colorize(self.source, model, saturation=self.saturation.value, size=self.size)
+            self.result = colorize(
+                self.source, model, saturation=self.saturation.value, size=self.size, temperature=temperature
+            )
         except (ValueError, RuntimeError) as exc:
             self._fail(f"cannot colorize {self.source_name}: {exc}")
             return
+        self._update_guesses(model)
         self.after.value = png_bytes(_preview(self.result))
         h, w = self.result.shape[:2]
         stem = Path(self.source_name).stem or "photo"
@@ -215,17 +319,86 @@ class ColorizeApp(widgets.VBox):
             f'<a download="{html.escape(stem)}_colorized.png" href="data:image/png;base64,{data}">'
             f"Download the colorized photo ({w}x{h} PNG)</a>"
         )
-        self.message.value = (
-            f"<span style='color:green'>{html.escape(self.source_name)}: {w}x{h}, "
-            f"model {html.escape(self.checkpoint.value)}, saturation {self.saturation.value:.1f}</span>"
-        )
+        text = f"{self.source_name}: {w}x{h}, model {label}, saturation {self.saturation.value:.1f}"
+        if temperature is not None:
+            text += f", temperature {temperature:.2f}"
+        if not self.source_has_colour:
+            text += " (a black-and-white photo: no original colours to compare with)"
+        self._say(text, "green")
+
+    def _show_temperature(self, model: Any) -> float | None:
+        """Show the temperature slider for a classification head (at that model's own value the
+        first time it is chosen); the temperature to decode with, or None for a regression head."""
+        label = self.checkpoint.value
+        classifies = model is not None and getattr(model.config, "head", "regression") == "classification"
+        self.temperature_box.layout.display = None if classifies else "none"
+        if not classifies:
+            return None
+        if self._temperature_for != label:
+            self._temperature_for = label
+            self._quiet = True
+            try:
+                self.temperature.value = float(model.config.temperature)
+            finally:
+                self._quiet = False
+        return float(self.temperature.value)
+
+    def _update_guesses(self, model: Any) -> None:
+        """The extractor's top-5 for the current photo and model (recomputed only when either changes)."""
+        from .viz import photo_top_classes
+
+        key = (self._photo_number, self.checkpoint.value)
+        if key == self._guessed_for:
+            return
+        self._guessed_for = key
+        self.guesses = photo_top_classes(model, self.source, size=self.size)
+        if not self.guesses:
+            self.guess_list.value = "<i>This model has no ImageNet extractor: it colours without knowing what the photo shows.</i>"
+            return
+        items = ", ".join(f"{html.escape(name)} {p:.0%}" for name, p in self.guesses)
+        self.guess_list.value = f"<b>What the extractor recognises</b> (ImageNet top-5, from the lightness alone): {items}"
+
+    def _show_original(self, shown: bool) -> None:
+        self._columns[2].layout.display = None if shown else "none"
+        width = "32.5%" if shown else "49%"
+        for column in self._columns[:2]:
+            column.layout.width = width
+        self._columns[2].layout.width = width
+
+    def _say(self, text: str, colour: str) -> None:
+        self.message_text = text
+        self.message.value = f"<span style='color:{colour}'>{html.escape(text, quote=False)}</span>"
 
     def _fail(self, text: str) -> None:
-        """Show the error, and take the previous result and its download link away: they no longer match."""
+        """Show the error, and take the previous result, its download link and the extractor's
+        guesses away: they no longer match."""
         self.result = None
         self.after.value = b""
         self.download.value = ""
-        self.message.value = f"<span style='color:#b00020'>{html.escape(text, quote=False)}</span>"
+        self.guesses, self._guessed_for, self.guess_list.value = [], None, ""
+        self._say(text, ERROR_COLOUR)
+
+    def figure(self) -> Any:
+        """A static picture of the panels (a :class:`matplotlib.figure.Figure`): what the model sees,
+        the result, and the original when the photo has colour; the settings and the extractor's
+        top guess in the title. For exports, where widgets show nothing."""
+        from .viz import show_images
+
+        if self.source is None:
+            raise ValueError("ColorizeApp.figure: no photo yet; upload one or choose one from the menu")
+        images = [_preview(gray_baseline(self.source))]
+        titles = ["what the model sees"]
+        if self.result is not None:
+            images.append(_preview(self.result))
+            titles.append("result")
+        if self.source_has_colour:
+            images.append(_preview(self.source))
+            titles.append("original")
+        title = self.message_text
+        if self.guesses:
+            name, p = self.guesses[0]
+            title += f"\nthe extractor's top guess: {name} ({p:.0%})"
+        return show_images(images, titles, title, size=4.0)
 
 
 def ab_picker(L: float = 60.0) -> widgets.VBox:

@@ -1,10 +1,12 @@
 """A real browser: JupyterLab + Debian's Chromium (Playwright) run the lessons' apps.
 
-Lesson 5 colorizes an upload; lesson 7's "Real or colorized?" game is played to its summary.
+Lesson 5's app still works after "Run All" and colorizes an upload; lesson 7's "Real or colorized?"
+game is played to its summary.
 Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``). Without it the
 tests are skipped locally and fail when ``CI`` is set: a skipped check is not a
-pass. The final screenshots are written to ``tests/artifacts/browser_final.png``
-and ``tests/artifacts/browser_game.png`` (or ``$COLORLAB_SCREENSHOT_DIR``).
+pass. The screenshots are written to ``tests/artifacts/`` (or ``$COLORLAB_SCREENSHOT_DIR``):
+``browser_lesson5_run_all.png`` (lesson 5 after "Run All"), ``browser_final.png`` (after the
+upload) and ``browser_game.png``.
 """
 
 from __future__ import annotations
@@ -123,17 +125,50 @@ def jupyterlab(tmp_path, demo_checkpoint):
 
 def open_and_run_all(page, base: str, lesson: str) -> None:
     """Open a served lesson once its kernel is idle, clear the committed outputs and run every cell."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(f"{base}/lab/tree/notebooks/{lesson}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
     page.click(".jp-Notebook .jp-Cell >> nth=0")
     page.click("li.lm-MenuBar-item:has-text('Edit')")
     page.click("li.lm-Menu-item[data-command='editmenu:clear-all']")
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+    # "Run All Cells" stays disabled (and a click on it does nothing) until the kernel session is
+    # connected, which the idle indicator does not prove: try again until a cell is queued or runs.
+    for _attempt in range(5):
+        page.click("li.lm-MenuBar-item:has-text('Run')")
+        item = page.locator("li.lm-Menu-item[data-command='runmenu:run-all']")
+        if item.get_attribute("aria-disabled") == "true":
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(3000)
+            continue
+        item.click()
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
+                ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))",
+                timeout=30_000,
+            )
+            return
+        except PlaywrightTimeout:  # nothing started: try the menu again
+            continue
+    raise AssertionError(f"{lesson}: Run All did not start a single cell after 5 tries")
 
 
-def test_lesson_5_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_path):
+def wait_until_run_all_is_done(page) -> None:
+    """Wait until every code cell shows an execution count: none queued ``[*]`` or never run ``[ ]``.
+
+    (The kernel's busy/idle indicator is no proof: it turns idle for a moment between cells.)
+    """
+    page.wait_for_function(
+        "() => { const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];"
+        " return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }"
+    )
+
+
+def test_lesson_5_app_works_after_run_all_and_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_path):
+    """Run All, then the app at the top still shows its photo without an error; an uploaded colour photo
+    comes back colorized at its own size, beside its original, with the extractor's guesses."""
     from playwright.sync_api import sync_playwright
 
     from PIL import Image
@@ -142,9 +177,10 @@ def test_lesson_5_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_
 
     height, width = UPLOAD_SIZE
     photo = tmp_path / "my_photo.png"
-    # an old black-and-white photo, as a learner would upload it (a held-out photo, never trained on)
-    Image.fromarray(sample_images(["china"])["china"]).convert("L").resize((width, height)).save(photo)
+    # a colour photo the demo models never trained on, at a size no bundled photo has
+    Image.fromarray(sample_images(["china"])["china"]).resize((width, height)).save(photo)
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    after_run_all = SCREENSHOT_DIR / "browser_lesson5_run_all.png"
     screenshot = SCREENSHOT_DIR / "browser_final.png"
 
     with sync_playwright() as pw:
@@ -154,32 +190,49 @@ def test_lesson_5_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_
             page.set_default_timeout(300_000)  # a loaded 2-core CI machine is slow to start kernels
             # Kernel ready, then a clean slate: clear the committed outputs and run every cell.
             open_and_run_all(page, jupyterlab, "05_live_colorization.ipynb")
-            # The app's Upload button appears once its cell has run.
-            button = page.locator(".jp-OutputArea button:has-text('Upload')").first
-            button.wait_for(state="visible")
+            wait_until_run_all_is_done(page)
+            app = page.locator(".jp-OutputArea .widget-vbox:has-text('colorlab: colorize a photo')").first
+            app.wait_for(state="visible")
+            app.scroll_into_view_if_needed()
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.jp-OutputArea img')].some(i => i.naturalWidth > 0)"
             )
+            # The later cells ran (the bad file of the demonstration, the last exercise's check) ...
+            assert page.locator("text=notes.txt: not an image").count() == 1
+            assert page.locator("text=my_top5(logits) returning").count() == 1
+            # ... and the app at the top still shows the start photo, with a status line and no error.
+            status = app.locator("text=chelsea: 451x300, model demo:").first
+            status.wait_for(state="visible")
+            assert app.locator("span[style*='#b00020']").count() == 0, (app.text_content() or "")[:500]
+            assert "Egyptian cat" in (app.text_content() or "")  # the extractor's top-5
+            page.screenshot(path=str(after_run_all), full_page=False)
+
+            button = app.locator("button:has-text('Upload')").first
             with page.expect_file_chooser() as chooser:
                 button.click()
             chooser.value.set_files(str(photo))
-            # The colorized upload: an image exactly the uploaded size, with pixels.
+            # What the model sees, the result and the original: three images exactly the uploaded size.
             page.wait_for_function(
                 "([w, h]) => [...document.querySelectorAll('.jp-OutputArea img')]"
-                ".filter(i => i.naturalWidth === w && i.naturalHeight === h).length >= 2",
+                ".filter(i => i.naturalWidth === w && i.naturalHeight === h).length >= 3",
                 arg=[width, height],
             )
             page.wait_for_selector(f"text=my_photo.png: {width}x{height}")
             page.locator(f"text=my_photo.png: {width}x{height}").scroll_into_view_if_needed()
             assert page.locator("a[download='my_photo_colorized.png']").count() == 1
+            assert app.locator("text=What the extractor recognises").count() == 1
+            assert not app.locator("button:has-text('Upload')").first.is_disabled()  # the busy state has ended
             page.screenshot(path=str(screenshot), full_page=False)
         except Exception:
-            # Keep the evidence: what the page showed when the step failed.
+            # Keep the evidence: what the page showed when the step failed, the prompts and any errors.
             page.screenshot(path=str(SCREENSHOT_DIR / "browser_failure.png"), full_page=False)
+            print("prompts:", page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "es => es.map(e => e.textContent)"))
+            print("errors:", page.eval_on_selector_all("[data-mime-type*='stderr'], .jp-OutputArea-output pre", "es => es.map(e => e.textContent.slice(0, 300))"))
             raise
         finally:
             browser.close()
-    assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+    for shot in (after_run_all, screenshot):
+        assert shot.is_file() and shot.stat().st_size > 10_000
 
 
 def test_lesson_7_game_is_played_to_its_summary_in_a_real_browser(jupyterlab, tmp_path):

@@ -27,6 +27,7 @@ EXPECTED = [
     "03_training.ipynb",
     "04_results.ipynb",
     "05_live_colorization.ipynb",
+    "06_colour_as_classification.ipynb",
     "07_real_or_colorized.ipynb",
     "08_colorizing_film.ipynb",
 ]
@@ -233,11 +234,68 @@ def test_lesson_4_leads_with_held_out_photos_labels_the_seen_ones_and_writes_the
     assert figure.is_file()
 
 
-def test_lesson_5_builds_the_app_and_reports_bad_files(tmp_path, demo_checkpoint):
-    nb = run_notebook("05_live_colorization.ipynb", tmp_path)
+@pytest.fixture()
+def bins_checkpoint(tmp_path):
+    """A small untrained classification-head checkpoint (no ImageNet extractor): a second model for the lessons."""
+    import torch
+
+    from colorlab.checkpoint import save_checkpoint
+    from colorlab.model import build_model
+
+    torch.manual_seed(0)
+    return save_checkpoint(tmp_path / "tiny_bins.pt", build_model("none", pretrained=False, head="classification"))
+
+
+def test_lesson_5_builds_the_app_compares_the_models_and_reports_bad_files(tmp_path, demo_checkpoint, bins_checkpoint):
+    nb = run_notebook("05_live_colorization.ipynb", tmp_path, checkpoints={"tiny bins": str(bins_checkpoint)})
     text = outputs_text(nb)
+    # a second model given as a parameter joins the demo model(s) in the comparison
+    assert "models compared: regression (the paper's)" in text and text.split("models compared:")[1].split("\n")[0].endswith("tiny bins")
+    assert "chelsea  Egyptian cat" in text and "coffee   espresso" in text  # the extractor's top guesses
+    assert "chelsea (300, 451) -> the network sees (224, 336)" in text
+    assert "a 200x1500 photo -> the network sees (136, 1024)" in text
     assert "input (300, 451, 3) -> result (300, 451, 3)" in text
-    assert "notes.txt: not an image" in text
+    assert "saturation 1.8" in text
+    assert "notes.txt: not an image" in text and "result: None | download link: ''" in text
+    # the app at the top is never changed by the cells below it: Run All leaves it working
+    app_cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.rstrip().endswith("\napp"))
+    later = nb.cells[nb.cells.index(app_cell) + 1 :]
+    assert not any("app." in c.source.replace("app.figure()", "") for c in later if c.cell_type == "code")
+    # a static picture wherever a widget is the output: the app's own picture comes right after it
+    def has_figure(cell):
+        return any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+
+    assert has_figure(next(c for c in later if c.cell_type == "code"))
+    assert sum(map(has_figure, nb.cells)) >= 4
+    assert "Traceback" not in text
+
+
+def test_lesson_6_builds_trains_and_compares_the_classification_head(tmp_path, demo_checkpoint):
+    import re
+
+    from colorlab.checkpoint import load_model
+
+    checkpoint = tmp_path / "06_head.pt"
+    nb = run_notebook(
+        "06_colour_as_classification.ipynb", tmp_path, image_size=32, repeats=1, epochs=1, batch_size=5,
+        output_path=str(checkpoint),
+    )
+    text = outputs_text(nb)
+    # the toy: MSE learns the dull mean; the bins decode to it at T = 1 and to the red mode as T -> 0
+    assert "learned (a, b) = (15.9, 44.2); chroma 47, while red has 72 and green 71" in text
+    assert re.search(r"T = 1 +\(a, b\) = \( 15\.9, +44\.1\) +chroma +47", text)
+    assert re.search(r"T = 0\.05 +\(a, b\) = \( 60\.0, +40\.0\) +chroma +72", text)
+    assert "Q = 261" in text and "sum of the weights: 1.0" in text
+    assert "a 32x32 gray input -> logits (1, 261, 16, 16) -> ab (1, 2, 32, 32)" in text
+    # the head trained here was saved, and loads as a classification model
+    assert checkpoint.is_file() and load_model(checkpoint, "cpu").config.head == "classification"
+    assert "epoch 1: rebalanced cross-entropy" in text
+    # both heads and the baseline are scored on the held-out photos
+    rows = dict(re.findall(r"^(gray baseline|regression \(demo\)|classification \([^)]*\)|truth)\s+([\d. ]+)$", text, re.M))
+    assert {"gray baseline", "regression (demo)", "truth"} <= set(rows) and any(r.startswith("classification") for r in rows)
+    # the painters: the dull mean has the lowest squared error, the painter as colourful as the truth the highest
+    errors = [int(e) for e in re.findall(r"^(?:the mean|always red|red or green).*\s(\d+)$", text, re.M)]
+    assert len(errors) == 3 and errors[0] < errors[1] < errors[2]
     assert "Traceback" not in text
 
 
