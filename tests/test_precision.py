@@ -90,16 +90,26 @@ def test_bf16_training_follows_the_same_loss_curve_as_fp32(photos):
 
 
 @pytest.mark.slow
-def test_bf16_colorize_with_the_shipped_model_stays_within_2_lab_units_of_fp32_on_average(photos):
+@pytest.mark.parametrize(
+    "head, names, mean_limit, p99_limit",
+    [
+        # measured over all 12 bundled photos at size 96: mean <= 0.96, p99 <= 1.53, max 2.02 Lab units
+        ("regression", ("china", "flower", "coffee", "astronaut"), 2.0, 4.0),
+        # the annealed mean (T = 0.38) sharpens the logits, so bf16's rounding of them moves the
+        # colour more; measured over all 12: mean <= 3.71, p99 <= 4.91, max 6.0 (hubble_deep_field, rocket)
+        ("classification", ("china", "flower", "hubble_deep_field", "rocket"), 5.0, 8.0),
+    ],
+)
+def test_bf16_colorize_with_the_shipped_models_stays_within_a_stated_lab_distance_of_fp32(photos, head, names, mean_limit, p99_limit):
     from colorlab.checkpoint import load_pretrained
     from colorlab.infer import colorize
 
-    model = load_pretrained("cpu")
+    model = load_pretrained("cpu", head=head)
     means, p99s = [], []
-    for name in ("china", "flower", "coffee", "astronaut"):
+    for name in names:
         a = rgb_uint8_to_lab(colorize(photos[name], model, size=96, precision="fp32"))
         b = rgb_uint8_to_lab(colorize(photos[name], model, size=96, precision="bf16"))
         delta_ab = np.hypot(a[..., 1] - b[..., 1], a[..., 2] - b[..., 2])
         means.append(delta_ab.mean())
         p99s.append(np.percentile(delta_ab, 99))
-    assert max(means) < 2.0 and max(p99s) < 8.0, (means, p99s)
+    assert max(means) < mean_limit and max(p99s) < p99_limit, (means, p99s)
