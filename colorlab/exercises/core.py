@@ -1,11 +1,12 @@
-"""The result type every exercise check returns."""
+"""The result type every exercise check returns, and the safe call of a learner's function."""
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["CheckResult", "right", "wrong"]
+__all__ = ["CheckResult", "right", "wrong", "call_learner"]
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,17 @@ def right(message: str) -> CheckResult:
 def wrong(message: str) -> CheckResult:
     """A failed check with what to look at next."""
     return CheckResult(False, message)
+
+
+def call_learner(fn: Any, what: str, *args: Any) -> tuple[Any, CheckResult | None]:
+    """``fn(*args)`` and ``None``, or ``None`` and the verdict to return instead: nothing to call,
+    not a function, or the learner's error (reported, never raised). ``what`` names the function
+    to write, e.g. ``"my_top5(logits) returning [(class name, probability), ...]"``."""
+    if fn is None:
+        return None, wrong(f"write a function {what} and pass it here")
+    if not callable(fn):
+        return None, wrong(f"pass the function itself (its name, without brackets); got a {type(fn).__name__}")
+    try:
+        return fn(*args), None
+    except Exception as exc:  # a learner's function may fail in any way: report it, never raise
+        return None, wrong(f"your function raised {type(exc).__name__}: {exc}")

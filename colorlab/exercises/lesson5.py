@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..infer import MAX_NETWORK_SIDE, network_input_size
-from .core import CheckResult, right, wrong
+from .core import CheckResult, call_learner, right, wrong
 
 __all__ = ["check_network_size", "check_has_colour", "check_top5", "SIZE_CASES"]
 
@@ -24,18 +24,6 @@ __all__ = ["check_network_size", "check_has_colour", "check_top5", "SIZE_CASES"]
 #: odd sizes, a tiny one, and a panorama whose long side hits the cap.
 SIZE_CASES: tuple[tuple[int, int], ...] = ((300, 451), (173, 259), (90, 61), (7, 7), (200, 1500), (1000, 4000))
 _SIZE = 224
-
-
-def _call(fn: Any, what: str, *args: Any) -> tuple[Any, CheckResult | None]:
-    """``fn(*args)``, or the verdict to return: nothing to call, or the learner's error (never raised)."""
-    if fn is None:
-        return None, wrong(f"write a function {what} and pass it here")
-    if not callable(fn):
-        return None, wrong(f"pass the function itself (its name, without brackets); got a {type(fn).__name__}")
-    try:
-        return fn(*args), None
-    except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-        return None, wrong(f"your function raised {type(exc).__name__}: {exc}")
 
 
 def _pair(value: Any) -> tuple[int, int] | None:
@@ -51,7 +39,7 @@ def check_network_size(fn: Callable[[int, int, int], tuple[int, int]] | None) ->
     ``height x width`` photo (short side ``size``, aspect ratio kept, multiples of 8, long side at most
     :data:`colorlab.infer.MAX_NETWORK_SIDE`)."""
     for height, width in SIZE_CASES:
-        got, problem = _call(fn, "my_network_size(height, width, size) returning (h, w)", height, width, _SIZE)
+        got, problem = call_learner(fn, "my_network_size(height, width, size) returning (h, w)", height, width, _SIZE)
         if problem is not None:
             return problem
         pair = _pair(got)
@@ -98,10 +86,10 @@ def _colour_cases() -> list[tuple[str, np.ndarray, bool]]:
 def check_has_colour(fn: Callable[[np.ndarray], bool] | None) -> CheckResult:
     """``fn(rgb) -> bool``: does an ``(H, W, 3)`` uint8 photo have colour (so the app shows an original)?"""
     if fn is None or not callable(fn):
-        return _call(fn, "my_has_colour(rgb) returning True or False")[1]
+        return call_learner(fn, "my_has_colour(rgb) returning True or False")[1]
     answers = []
     for text, image, want in _colour_cases():
-        got, problem = _call(fn, "my_has_colour(rgb)", image.copy())
+        got, problem = call_learner(fn, "my_has_colour(rgb)", image.copy())
         if problem is not None:
             return problem
         if not isinstance(got, (bool, np.bool_)):
@@ -137,7 +125,7 @@ def check_top5(fn: Callable[[torch.Tensor], list[tuple[str, float]]] | None) -> 
     from ..viz import imagenet_classes, top_classes
 
     logits = _example_logits()
-    got, problem = _call(fn, "my_top5(logits) returning [(class name, probability), ...]", logits.clone())
+    got, problem = call_learner(fn, "my_top5(logits) returning [(class name, probability), ...]", logits.clone())
     if problem is not None:
         return problem
     try:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .. import colorbins
-from .core import CheckResult, right, wrong
+from .core import CheckResult, call_learner, right, wrong
 
 __all__ = [
     "APPLES",
@@ -34,18 +34,6 @@ APPLES = {"red": (60.0, 40.0), "green": (-50.0, 50.0)}
 RED_SHARE = 0.7
 #: How close an (a, b) answer must be, in Lab units.
 _AB_TOLERANCE = 0.5
-
-
-def _call(fn: Any, what: str, *args: Any) -> tuple[Any, CheckResult | None]:
-    """``fn(*args)``, or the verdict to return: nothing to call, or the learner's error (never raised)."""
-    if fn is None:
-        return None, wrong(f"write a function {what} and pass it here")
-    if not callable(fn):
-        return None, wrong(f"pass the function itself (its name, without brackets); got a {type(fn).__name__}")
-    try:
-        return fn(*args), None
-    except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-        return None, wrong(f"your function raised {type(exc).__name__}: {exc}")
 
 
 def _tensor(value: Any, shape: tuple[int, ...]) -> torch.Tensor | None:
@@ -110,7 +98,7 @@ def check_soft_encode(fn: Callable[[torch.Tensor, torch.Tensor, int, float], tor
     what = "my_soft_encode(ab, bins, k, sigma) returning a (Q,) tensor"
     for a, b in _SOFT_CASES:
         ab = torch.tensor([a, b])
-        got, problem = _call(fn, what, ab.clone(), bins.clone(), k, sigma)
+        got, problem = call_learner(fn, what, ab.clone(), bins.clone(), k, sigma)
         if problem is not None:
             return problem
         got_t = _tensor(got, (len(bins),))
@@ -146,7 +134,7 @@ def check_rebalance_weights(fn: Callable[[torch.Tensor, float], torch.Tensor] | 
     prior = _example_prior()
     what = "my_rebalance_weights(prior, lam) returning a (Q,) tensor"
     for lam in (colorbins.LAMBDA, 0.2):
-        got, problem = _call(fn, what, prior.clone(), lam)
+        got, problem = call_learner(fn, what, prior.clone(), lam)
         if problem is not None:
             return problem
         got_t = _tensor(got, (len(prior),))
@@ -186,7 +174,7 @@ def check_annealed_mean(fn: Callable[[torch.Tensor, torch.Tensor, float], Any] |
         return colorbins.annealed_mean(logits.view(1, -1, 1, 1), bins, t)[0, :, 0, 0].double()
 
     for t in (1.0, colorbins.TEMPERATURE, 0.1):
-        got, problem = _call(fn, what, logits.clone(), bins.clone(), t)
+        got, problem = call_learner(fn, what, logits.clone(), bins.clone(), t)
         if problem is not None:
             return problem
         got_t = _tensor(got, (2,))

@@ -12,13 +12,12 @@ and says what is right or what to look at next::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from .. import video
-from .core import CheckResult, right, wrong
+from .core import CheckResult, call_learner, right, wrong
 
 __all__ = ["check_smooth_ab", "check_detect_cuts", "check_flicker", "jittery_ab", "panning_lightness"]
 
@@ -46,22 +45,13 @@ def panning_lightness(seed: int = 0) -> tuple[torch.Tensor, list[int]]:
     return torch.cat(frames) + 2.0 * torch.randn(12, 1, 48, 64, generator=g), [7]
 
 
-def _call(fn: Any, signature: str, *args: Any) -> tuple[Any, CheckResult | None]:
-    if not callable(fn):
-        return None, wrong(f"write a function {signature} and pass it here")
-    try:
-        return fn(*args), None
-    except Exception as exc:  # a learner's bug is reported, not raised
-        return None, wrong(f"your function raised {type(exc).__name__}: {exc}")
-
-
 def check_smooth_ab(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor] | None) -> CheckResult:
     """Check ``fn(ab_seq, cuts, alpha) -> (T, 2, h, w)``: the moving average of ab, restarted at cuts."""
     signature = "my_smooth_ab(ab_seq, cuts, alpha) returning a (T, 2, h, w) tensor"
     ab, cuts = jittery_ab()
     alpha = 0.3
     original = ab.clone()
-    got, problem = _call(fn, signature, ab, cuts.clone(), alpha)
+    got, problem = call_learner(fn, signature, ab, cuts.clone(), alpha)
     if problem is not None:
         return problem
     if not torch.equal(ab, original):
@@ -89,7 +79,7 @@ def check_detect_cuts(fn: Callable[[torch.Tensor, float], torch.Tensor] | None) 
     """Check ``fn(l_seq, threshold) -> (T,) bool`` on a grainy pan with one hard cut (any method that finds it)."""
     signature = "my_detect_cuts(l_seq, threshold) returning a (T,) bool tensor"
     L, truth = panning_lightness()
-    got, problem = _call(fn, signature, L.clone(), video.DEFAULT_CUT_THRESHOLD)
+    got, problem = call_learner(fn, signature, L.clone(), video.DEFAULT_CUT_THRESHOLD)
     if problem is not None:
         return problem
     try:
@@ -117,7 +107,7 @@ def check_flicker(fn: Callable[[torch.Tensor, torch.Tensor], float] | None) -> C
     """Check ``fn(ab_seq, cuts) -> float``: the mean colour change between frames, pairs across cuts left out."""
     signature = "my_flicker(ab_seq, cuts) returning a float"
     ab, cuts = jittery_ab(seed=1)
-    got, problem = _call(fn, signature, ab.clone(), cuts.clone())
+    got, problem = call_learner(fn, signature, ab.clone(), cuts.clone())
     if problem is not None:
         return problem
     try:
