@@ -554,8 +554,11 @@ def test_27_ctrl_c_in_prepare_prints_one_line_and_keeps_what_is_stored(tmp_path)
         data = photo_folder(tmp_path / f"photos{attempt}", n=n, size=256)
         cmd = [sys.executable, "-m", "colorlab", "prepare", "--data", str(data), "--out", str(out), "--size", "32",
                "--workers", "2", "--no-progress"]
+        # As from a terminal: a shell that runs this suite in the background (`.ci/run &`) makes its
+        # children ignore SIGINT, and Python then never raises KeyboardInterrupt.
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         while not (out / "state.npy").exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
