@@ -22,11 +22,11 @@ export PYTHONUNBUFFERED=1
 START=$(date +%s)
 BUDGET=${GPU_RUN_SECONDS:-570}  # the whole run, with a margin under ten minutes
 PY=${PYTHON:-python3}
-rm -rf /tmp/colorlab-cache /tmp/colorlab-gpu.pt /tmp/.colorlab-gpu.pt.lock  # this script's own scratch from an earlier run
+SCRATCH=$(mktemp -d /tmp/colorlab-gpu-run.XXXXXX)  # a fresh folder per run: nothing earlier is replaced
 
 if compgen -G ".gpu/whl/*.whl" >/dev/null; then
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl
-    export PYTHONPATH=/tmp/site:$PWD
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SCRATCH/site" .gpu/whl/*.whl
+    export PYTHONPATH=$SCRATCH/site:$PWD
 else
     export PYTHONPATH=$PWD
 fi
@@ -51,11 +51,11 @@ else
 fi
 
 # 1. The throughput benchmark (JSON named after the card).
-$PY benchmarks/train_throughput.py "${BENCH[@]}" --workdir /tmp/colorlab-bench --out "$OUT_DIR/train_throughput.json" \
+$PY benchmarks/train_throughput.py "${BENCH[@]}" --workdir "$SCRATCH/bench" --out "$OUT_DIR/train_throughput.json" \
     2>&1 | tee "$OUT_DIR/train_throughput.log"
 
 # 2. The demo model on the GPU: the split's training photos (resized JPEGs carried in .gpu/photos).
-$CL prepare --data .gpu/photos --split .gpu/split.csv --size "$CACHE_SIZE" --out /tmp/colorlab-cache --no-progress \
+$CL prepare --data .gpu/photos --split .gpu/split.csv --size "$CACHE_SIZE" --out "$SCRATCH/cache" --no-progress \
     2>&1 | tail -n 3 | tee "$OUT_DIR/prepare.log"
 LEFT=$(( BUDGET - ($(date +%s) - START) - 45 ))  # keep 45 s for the export and the copy back
 if [ "$LEFT" -lt "$TRAIN_FLOOR" ]; then
@@ -63,12 +63,12 @@ if [ "$LEFT" -lt "$TRAIN_FLOOR" ]; then
     exit 0
 fi
 # SIGTERM at the time limit saves the checkpoint (colorlab train saves on SIGTERM and exits 130).
-timeout -s TERM "$LEFT" $CL train --data /tmp/colorlab-cache "${TRAIN[@]}" --epochs 1000 --lr-schedule cosine \
-    --max-steps "$STEPS" --seed 0 --no-progress --out /tmp/colorlab-gpu.pt 2>&1 | tee "$OUT_DIR/train.log" || true
-$CL export /tmp/colorlab-gpu.pt "$OUT_DIR/colorlab-lite0-demo-gpu.pt" --held-out china,flower  # and the rest of the split's held-out rows (data/README.md)
-$PY - "$OUT_DIR" <<'EOF'
+timeout -s TERM "$LEFT" $CL train --data "$SCRATCH/cache" "${TRAIN[@]}" --epochs 1000 --lr-schedule cosine \
+    --max-steps "$STEPS" --seed 0 --no-progress --out "$SCRATCH/gpu.pt" 2>&1 | tee "$OUT_DIR/train.log" || true
+$CL export "$SCRATCH/gpu.pt" "$OUT_DIR/colorlab-lite0-demo-gpu.pt" --held-out china,flower  # and the rest of the split's held-out rows (data/README.md)
+$PY - "$OUT_DIR" "$SCRATCH/gpu.pt" <<'EOF'
 import json, sys, torch
-ckpt = torch.load("/tmp/colorlab-gpu.pt", weights_only=True)
+ckpt = torch.load(sys.argv[2], weights_only=True)
 json.dump({"step": ckpt["step"], "epoch": ckpt["epoch"], "history": ckpt["history"], "train_config": ckpt.get("train_config")},
           open(sys.argv[1] + "/train_history.json", "w"), indent=1)
 print("trained", ckpt["step"], "steps")
