@@ -28,7 +28,7 @@ import torch
 
 from .device import choose_precision, resolve_device
 from .files import atomic_write
-from .model import ColorizationNet, ModelConfig
+from .model import ColorizationNet, ModelConfig, create_model
 from .resources import model_path
 
 __all__ = [
@@ -49,12 +49,19 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "colorlab-checkpoint"
 CHECKPOINT_VERSION = 1
-#: The demo models shipped in ``data/``, by head: the paper's regression and colour classification.
-DEMO_MODELS = {"regression": "colorlab-lite0-demo.pt", "classification": "colorlab-lite0-bins.pt"}
+#: The demo models shipped in ``data/``, by name. ``regression`` and ``classification`` are the
+#: transfer network's two heads (:mod:`colorlab.transfer`, both taking hints); the ``paper-``
+#: ones are the paper's net, the lessons' baseline.
+DEMO_MODELS = {
+    "regression": "colorlab-unet.pt",
+    "classification": "colorlab-unet-vivid.pt",
+    "paper-regression": "colorlab-lite0-demo.pt",
+    "paper-classification": "colorlab-lite0-bins.pt",
+}
 #: The demo model ``colorize``, the command line and the apps use unless told otherwise.
 DEFAULT_HEAD = "regression"
-#: File name of the paper's (regression) demo model.
-PRETRAINED_NAME = DEMO_MODELS["regression"]
+#: File name of the default demo model.
+PRETRAINED_NAME = DEMO_MODELS[DEFAULT_HEAD]
 
 
 class CheckpointError(ValueError):
@@ -134,6 +141,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
 def load_weights(model: ColorizationNet, ckpt: dict[str, Any], path: Any = "<checkpoint>") -> None:
     """Check that ``ckpt`` was made for ``model``'s architecture, then load its weights (any float dtype)."""
     found, exp = ModelConfig.from_dict(ckpt["model_config"]), model.config
+    for field, what in (("arch", "architecture"), ("hints", "hints setting"), ("trainable_stages", "trainable trunk stages")):
+        if getattr(found, field) != getattr(exp, field):
+            raise CheckpointError(f"{path}: made for {what} {getattr(found, field)!r}, the model has {getattr(exp, field)!r}")
     if found.head != exp.head:
         raise CheckpointError(f"{path}: made for the {found.head} head, the model has the {exp.head} head")
     if found.backbone != exp.backbone:
@@ -173,7 +183,7 @@ def model_from_checkpoint(
 
     if config.backbone not in BACKBONES:
         raise CheckpointError(f"{path}: made for backbone {config.backbone!r}, which this colorlab does not know ({', '.join(BACKBONES)})")
-    model = ColorizationNet(config)
+    model = create_model(config)
     load_weights(model, ckpt, path)
     model.config.pretrained = True
     return model
@@ -212,7 +222,7 @@ def describe_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def pretrained_path(head: str | None = None) -> Path:
-    """Where the demo model with ``head`` lives (default: :data:`DEFAULT_HEAD`).
+    """Where the demo model ``head`` lives: a name of :data:`DEMO_MODELS` (default: :data:`DEFAULT_HEAD`).
 
     ``$COLORLAB_PRETRAINED`` replaces the default demo model with a checkpoint of your own.
     """
@@ -220,7 +230,7 @@ def pretrained_path(head: str | None = None) -> Path:
         return Path(os.environ["COLORLAB_PRETRAINED"])
     head = head or DEFAULT_HEAD
     if head not in DEMO_MODELS:
-        raise ValueError(f"no demo model with the head {head!r}; choose one of {', '.join(DEMO_MODELS)}")
+        raise ValueError(f"no demo model {head!r}; choose one of {', '.join(DEMO_MODELS)}")
     return model_path(DEMO_MODELS[head])
 
 
@@ -228,8 +238,9 @@ _PRETRAINED: dict[tuple[str, float, str, str], ColorizationNet] = {}
 
 
 def load_pretrained(device: str | torch.device | None = None, head: str | None = None, *, precision: str = "auto") -> ColorizationNet:
-    """A demo model shipped with colorlab (no network needed): ``head="regression"`` (the paper's)
-    or ``"classification"``; default :data:`DEFAULT_HEAD`. Cached per device and file version."""
+    """A demo model shipped with colorlab (no network needed), by its name in :data:`DEMO_MODELS`:
+    ``"regression"`` (the default) or ``"classification"`` (vivid), the transfer network's heads; or
+    ``"paper-regression"`` and ``"paper-classification"``, the paper's net. Cached per device and file version."""
     path = pretrained_path(head)
     if not path.is_file():
         raise CheckpointError(

@@ -59,6 +59,8 @@ def _add_precision(p: argparse.ArgumentParser) -> None:
 
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads (default: $COLORLAB_THREADS, else the cores not busy with other work)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--size", type=int, default=224, help="short side the network sees (multiple of 8)")
     c.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colour (0 = gray)")
     c.add_argument("--overwrite", action="store_true", help="replace results that already exist (never the input photos)")
+    c.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB",
+                   help="guide the colours: the pixel at column X, row Y is this colour (repeatable; one photo only)")
+    c.add_argument("--hints", default=None, metavar="FILE.json", help='hints from a file: [{"x": 10, "y": 20, "rgb": [200, 30, 30]}, ...]')
     _add_precision(c)
     _add_temperature(c)
     _add_device(c)
@@ -161,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--head", choices=("regression", "classification"), default="regression",
                    help="regression: the paper's ab output and --loss; classification: colour bins with rebalanced cross-entropy")
     t.add_argument("--backbone-weights", default=None, metavar="FILE", help="local weights file for an inception backbone")
+    t.add_argument("--arch", choices=("paper", "unet"), default="paper",
+                   help="paper: the paper's net; unet: a decoder reading the pretrained Lite0 trunk at every scale")
+    t.add_argument("--hints", action="store_true", help="with --arch unet: also take colour hints (trained on simulated clicks)")
+    t.add_argument("--trainable-stages", type=int, default=0, metavar="K",
+                   help="with --arch unet: let the trunk's last K stages learn, at a tenth of --lr")
     t.add_argument("--out", default="colorlab-run.pt", metavar="CKPT", help="checkpoint path")
     t.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out instead of refusing to start")
@@ -346,6 +356,25 @@ def _colorize_options(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _hints(args: argparse.Namespace) -> list:
+    """``--hint X,Y,#RRGGBB`` (repeatable) and ``--hints FILE.json`` as one list (colours checked)."""
+    from .hints import parse_colour, read_hints_file
+
+    hints: list = []
+    for text in args.hint:
+        parts = text.split(",")
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            x, y = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise ValueError(f"--hint {text!r}: expected X,Y,#RRGGBB, e.g. --hint 120,80,#d02020") from None
+        hints.append((x, y, parse_colour(parts[2])))
+    if args.hints:
+        hints += read_hints_file(args.hints)
+    return hints
+
+
 def _cmd_colorize(args: argparse.Namespace) -> int:
     from PIL import Image
 
@@ -374,6 +403,14 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         problem = "-o - writes PNG bytes: redirect them, e.g. colorlab colorize photo.jpg -o - > out.png"
     if problem is None and STDIO in names and sys.stdin.isatty():
         problem = "'-' reads a photo from standard input: pipe one in, e.g. colorlab colorize - -o out/ < photo.jpg"
+    hints = None
+    if problem is None and (args.hint or args.hints):
+        try:
+            hints = _hints(args)
+        except ValueError as exc:
+            problem = str(exc)
+        if problem is None and len(photos) != 1:
+            problem = f"hints are for one photo (their x, y are its pixels), got {len(photos)} photos"
     problems = [problem] if problem else _plan_problems(plan, args.overwrite)
     if problems:
         for line in problems[:10]:
@@ -384,6 +421,11 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     except (CheckpointError, ValueError) as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
         return 2
+    from .hints import NO_HINTS_MESSAGE, takes_hints
+
+    if hints is not None and not takes_hints(model):
+        print(f"colorlab: {args.checkpoint or 'the model'}: {NO_HINTS_MESSAGE}", file=sys.stderr)
+        return 2
     failed = 0
     for name, target, error in plan:
         label = "<stdin>" if name == STDIO else name
@@ -392,7 +434,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
                 raise ValueError(error)
             source = _read_stdin_photo() if name == STDIO else name
             result = colorize(source, model, size=args.size, saturation=args.saturation, temperature=args.temperature,
-                              precision=args.precision)
+                              precision=args.precision, hints=hints)
             if to_stdout:
                 buffer = io.BytesIO()
                 Image.fromarray(result).save(buffer, format="PNG")
@@ -522,7 +564,7 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
     import torch
 
     from .engine import NoUsablePhotosError, NonFiniteLossError, TrainConfig, Trainer, distributed
-    from .model import ColorizationNet, ModelConfig
+    from .model import ModelConfig, create_model
 
     torch.manual_seed(args.seed)  # the initial weights too: the same --seed gives the same run
     cfg = TrainConfig(
@@ -530,7 +572,8 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
         seed=args.seed, num_workers=args.workers, device=args.device, precision=args.precision, compile=args.compile,
         save_every=args.save_every, max_steps=args.max_steps, progress=not args.no_progress,
     )
-    model = ColorizationNet(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights, head=args.head))
+    model = create_model(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights, head=args.head,
+                                     arch=args.arch, hints=args.hints, trainable_stages=args.trainable_stages))
     # The trainer checks --out (writable; --resume or --overwrite if it exists) before anything slow happens.
     trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume, overwrite=args.overwrite)
     if args.head == "classification" and trainer.step == 0:
@@ -602,6 +645,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .files import LockedError
 
     try:
+        if hasattr(args, "threads"):
+            import torch
+
+            from .device import choose_threads
+
+            torch.set_num_threads(choose_threads(args.threads))
         return handlers[args.command](args)
     except KeyboardInterrupt:
         print("colorlab: interrupted", file=sys.stderr)

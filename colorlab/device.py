@@ -17,10 +17,48 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["PRECISIONS", "Precision", "choose_precision", "cpu_has_native_bf16", "cpu_name", "default_device", "resolve_device"]
+__all__ = [
+    "PRECISIONS", "Precision", "choose_precision", "choose_threads", "cpu_has_native_bf16", "cpu_name", "default_device", "free_cores",
+    "resolve_device",
+]
 
 #: The values ``--precision`` accepts.
 PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def free_cores() -> int:
+    """CPU cores not busy with other work right now: the cores this process may use, less the
+    one-minute load average, at least 1.
+
+    On a 2-core machine where another job already computes, two PyTorch threads stall each other
+    and one thread runs faster; this is how colorlab notices.
+    """
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - Windows
+        busy = 0.0
+    return max(1, min(cores, cores - int(busy + 0.5)))
+
+
+def choose_threads(threads: int | None = None) -> int:
+    """How many CPU threads PyTorch should use: ``threads`` if given, else ``$COLORLAB_THREADS``,
+    else :func:`free_cores`."""
+    import os
+
+    if threads is None and os.environ.get("COLORLAB_THREADS"):
+        try:
+            threads = int(os.environ["COLORLAB_THREADS"])
+        except ValueError:
+            raise ValueError(f"COLORLAB_THREADS must be a whole number, got {os.environ['COLORLAB_THREADS']!r}") from None
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    return threads if threads is not None else free_cores()
 
 
 def default_device() -> torch.device:

@@ -9,7 +9,8 @@ horizontal strips so memory stays bounded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from .checkpoint import describe_checkpoint, load_model, load_pretrained, pretra
 from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
 from .data import ImageSource, load_image
 from .device import choose_precision
+from .hints import NO_HINTS_MESSAGE, hint_image, takes_hints, validate_hints
 from .model import STRIDE, ColorizationNet
 
 __all__ = [
@@ -70,13 +72,17 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def predict_ab(
-    model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor, *, temperature: float | None = None, precision: str = "auto"
+    model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor, *, temperature: float | None = None, precision: str = "auto",
+    hints: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """ab in Lab units ``(B, 2, h, w)`` for uint8 RGB ``(B, h, w, 3)`` or ``(h, w, 3)`` at network size.
 
     ``temperature`` decodes a classification head (default: the model's own); ``precision``
-    is :func:`colorlab.device.choose_precision`'s (bf16 where the hardware runs it natively).
+    is :func:`colorlab.device.choose_precision`'s (bf16 where the hardware runs it natively);
+    ``hints`` is a hint image ``(B, 3, h, w)`` (:func:`colorlab.hints.hint_image`) for a model that takes hints.
     """
+    if hints is not None and not takes_hints(model):
+        raise ValueError(NO_HINTS_MESSAGE)
     device = _model_device(model)
     prec = choose_precision(device, precision)
     t = torch.from_numpy(np.array(rgb_small)) if not isinstance(rgb_small, torch.Tensor) else rgb_small
@@ -89,7 +95,7 @@ def predict_ab(
     model.eval()
     try:
         with prec.autocast():
-            output = model(l_net)
+            output = model(l_net, hints.to(device)) if hints is not None else model(l_net)
         return model.decode(output.float(), temperature).float() * AB_SCALE
     finally:
         model.train(was_training)
@@ -152,6 +158,7 @@ def colorize(
     saturation: float = 1.0,
     temperature: float | None = None,
     precision: str = "auto",
+    hints: Sequence[tuple[float, float, Any]] | None = None,
 ) -> np.ndarray:
     """Colorize one photo; returns ``(H, W, 3)`` uint8 RGB at the input's exact size.
 
@@ -161,10 +168,22 @@ def colorize(
     ``model`` defaults to :func:`load_pretrained`. ``saturation`` scales the
     predicted ab (1 = as predicted, 0 = gray); ``temperature`` decodes a
     classification head (from the mean at 1 towards the mode near 0).
+
+    ``hints`` guide the colours (a model that takes hints, such as the default): a list of
+    ``(x, y, colour)``, ``x`` the column and ``y`` the row of a pixel of ``image``, the colour
+    ``"#RRGGBB"`` or ``(r, g, b)`` 0-255, e.g. ``[(120, 80, "#d02020")]``. The network spreads
+    each hint's colour over what it belongs to; ``[]`` is the automatic result.
     """
     model = model if model is not None else load_pretrained()
+    if hints is not None and not takes_hints(model):
+        raise ValueError(NO_HINTS_MESSAGE)
     rgb = load_image(image, gray_ok=True)
-    ab = predict_ab(model, _small(rgb, size), temperature=temperature, precision=precision)
+    small = _small(rgb, size)
+    hint_net = None
+    if hints is not None:
+        checked = validate_hints(hints, rgb.shape[1], rgb.shape[0])
+        hint_net = hint_image(checked, rgb.shape[1], rgb.shape[0], small.shape[1], small.shape[0])
+    ab = predict_ab(model, small, temperature=temperature, precision=precision, hints=hint_net)
     return join_lightness(rgb[None], ab, saturation)[0]
 
 

@@ -35,6 +35,9 @@ from .color import l_to_gray_rgb, scale_ab, unscale_l
 STRIDE = 8
 #: The decoder's last layer: the paper's ab regression, or colour classification over bins.
 HEADS = ("regression", "classification")
+#: The architectures: the paper's net (this module) and the U-Net over a pretrained trunk
+#: (:mod:`colorlab.transfer`).
+ARCHS = ("paper", "unet")
 
 
 @dataclass
@@ -45,6 +48,10 @@ class ModelConfig:
     extractor random weights (for tests and shape studies); ``backbone_weights`` is an optional
     local weights file for the inception backbones. ``head`` is ``"regression"`` (the paper's) or
     ``"classification"`` (bins of ``grid`` Lab units, decoded at ``temperature``).
+
+    ``arch="unet"`` builds :class:`colorlab.transfer.TransferNet` instead (see
+    :func:`create_model`); ``hints`` and ``trainable_stages`` apply to it only. Checkpoints made
+    before these fields existed are paper nets without hints.
     """
 
     backbone: str = "efficientnet_lite0"
@@ -55,10 +62,19 @@ class ModelConfig:
     head: str = "regression"
     grid: float = 10.0
     temperature: float = 0.38
+    arch: str = "paper"
+    hints: bool = False
+    trainable_stages: int = 0
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
             raise ValueError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if self.arch == "paper" and (self.hints or self.trainable_stages):
+            raise ValueError("hints and trainable_stages need arch='unet'; the paper's net has neither")
+        if not 0 <= self.trainable_stages <= 7:
+            raise ValueError(f"trainable_stages counts Lite0's last stages: 0 to 7, got {self.trainable_stages}")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "encoder_channels": list(self.encoder_channels)}
@@ -206,6 +222,16 @@ class ColorizationNet(nn.Module):
         return {k: v for k, v in self.state_dict().items() if not k.startswith("extractor.")}
 
 
-def build_model(backbone: str = "efficientnet_lite0", pretrained: bool = True, **kwargs: Any) -> ColorizationNet:
-    """Shorthand for ``ColorizationNet(ModelConfig(backbone=..., pretrained=..., ...))``."""
-    return ColorizationNet(ModelConfig(backbone=backbone, pretrained=pretrained, **kwargs))
+def create_model(config: ModelConfig) -> nn.Module:
+    """The network ``config`` describes: a :class:`ColorizationNet` (``arch="paper"``) or a
+    :class:`colorlab.transfer.TransferNet` (``arch="unet"``)."""
+    if config.arch == "unet":
+        from .transfer import TransferNet
+
+        return TransferNet(config)
+    return ColorizationNet(config)
+
+
+def build_model(backbone: str = "efficientnet_lite0", pretrained: bool = True, **kwargs: Any) -> nn.Module:
+    """Shorthand for ``create_model(ModelConfig(backbone=..., pretrained=..., ...))``."""
+    return create_model(ModelConfig(backbone=backbone, pretrained=pretrained, **kwargs))

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import AB_SCALE, lab_to_rgb, network_to_lab, rgb_to_network
+from .hints import simulate_hints, takes_hints
 
 #: The objectives :func:`colorization_loss` knows; "mse" is the paper's.
 LOSSES = ("mse", "l1", "huber")
@@ -67,11 +68,12 @@ def train_step(
     """One optimizer step on a batch: forward, loss, backward, update. Returns the (detached) loss.
 
     ``loss`` names a :func:`colorization_loss`, or is a function ``(output, ab) -> loss`` (the
-    classification head's: :func:`colorlab.colorbins.criterion`).
+    classification head's: :func:`colorlab.colorbins.criterion`). A model that takes hints gets
+    clicks simulated from the true ``ab`` (:func:`colorlab.hints.simulate_hints`).
     """
     model.train()
     with autocast():
-        pred = model(l_net)
+        pred = model(l_net, simulate_hints(ab)) if takes_hints(model) else model(l_net)
     value = loss(pred, ab) if callable(loss) else colorization_loss(pred, ab, loss)
     optimizer.zero_grad(set_to_none=True)
     value.backward()

@@ -44,6 +44,10 @@ from . import distributed as dist
 __all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "NoUsablePhotosError", "TrainingInterrupted"]
 
 
+#: Learning-rate factor of pretrained trunk weights that train (``ModelConfig.trainable_stages``).
+TRUNK_LR_SCALE = 0.1
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -165,8 +169,13 @@ class Trainer:
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
         self.model = model.to(self.device, memory_format=torch.channels_last if self.precision.channels_last else torch.preserve_format)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=cuda or None)
+        # A pretrained trunk that learns (TransferNet's trainable stages) does so at a tenth of the rate.
+        groups: dict[float, list[torch.nn.Parameter]] = {}
+        for name, p in self.model.named_parameters():
+            if p.requires_grad:
+                groups.setdefault(TRUNK_LR_SCALE if name.startswith("extractor.") else 1.0, []).append(p)
+        self.optimizer = torch.optim.Adam([{"params": ps, "lr_scale": scale} for scale, ps in sorted(groups.items(), reverse=True)], lr=cfg.lr,
+                                          weight_decay=cfg.weight_decay, fused=cuda or None)
         self.rank, self.world_size = dist.rank(), dist.world_size()
         self.is_main = self.rank == 0
         self.forward = self._wrap(self.model, cuda)
@@ -344,7 +353,7 @@ class Trainer:
         for l_net, ab in self.epoch_batches(epoch, skip=done):
             if len(l_net):  # a batch whose every file was unusable has nothing to learn from
                 for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr_at(self.step, total_steps)
+                    group["lr"] = self.lr_at(self.step, total_steps) * group.get("lr_scale", 1.0)
                 t_step = time.perf_counter()
                 loss = train_step(self.forward, self.optimizer, l_net, ab, loss=self.criterion, autocast=self.precision.autocast,
                                   grad_clip=cfg.grad_clip)
