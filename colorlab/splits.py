@@ -25,7 +25,10 @@ from pathlib import Path
 from .data import SAMPLE_PREFIX
 from .files import atomic_write
 
-__all__ = ["SAMPLE_PREFIX", "SPLITS", "SplitRow", "read_split", "write_split", "select", "imagenet_sample_split", "sha256_of"]
+__all__ = [
+    "SAMPLE_PREFIX", "SPLITS", "SplitRow", "read_split", "write_split", "select", "imagenet_sample_split", "photo_mix_split",
+    "MIX_SOURCES", "sha256_of",
+]
 
 #: The subsets a split file knows.
 SPLITS = ("train", "heldout")
@@ -120,5 +123,57 @@ def imagenet_sample_split(root: str | os.PathLike[str]) -> list[SplitRow]:
     if not files:
         raise ValueError(f"{root}: no photos found")
     rows = [SplitRow("heldout" if i % 10 == 0 else "train", p.name, sha256_of(p)) for i, p in enumerate(files)]
+    rows += [SplitRow("heldout" if s.name in HELD_OUT_SAMPLES else "train", SAMPLE_PREFIX + s.name) for s in SAMPLE_PHOTOS]
+    return rows
+
+
+#: The collections of the photo mix (``data/splits/photo-mix.csv``): each one's folder under the
+#: mix's root, where its photos are inside it, and every how many sorted photos one is held out.
+#: Where they come from (repository, commit, licence) is in data/README.md.
+MIX_SOURCES: dict[str, dict[str, object]] = {
+    "imagenet": {"train": "*.JPEG", "every": 10},
+    # MIT miniplaces: 300 photos of each of its 100 scene categories train; every 100th photo
+    # of its separate validation folder is held out.
+    "miniplaces": {"train": "data/images/train/*/*/*.jpg", "per_folder": 300, "heldout": "data/images/val/*.jpg", "every": 100},
+    "clothing": {"train": "images/*.jpg", "every": 50},
+    "food": {"train": "images/*/*.jpg", "every": 100},
+    "catsdogs": {"train": "dataset/*_set/*/*.jpg", "every": 100},
+}
+
+
+def photo_mix_split(root: str | os.PathLike[str], *, progress: bool = True) -> list[SplitRow]:
+    """The split of the photo mix the transfer models learn from: one folder per collection of
+    :data:`MIX_SOURCES` under ``root``, by rules that never look at the pictures.
+
+    In each collection the photos are sorted by path and every ``every``-th one (positions 0,
+    ``every``, ...) is held out; ``imagenet`` follows :func:`imagenet_sample_split` exactly, so its
+    held-out photos are the demo models' too. The bundled photos are split as there.
+    """
+    from tqdm.auto import tqdm
+
+    root = Path(root)
+    rows: list[SplitRow] = []
+    for source, rule in MIX_SOURCES.items():
+        folder = root / source
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: missing; data/README.md says how to get each collection of the photo mix")
+        files = sorted(folder.glob(str(rule["train"])))
+        if "per_folder" in rule:
+            by_folder: dict[Path, list[Path]] = {}
+            for f in files:
+                by_folder.setdefault(f.parent, []).append(f)
+            files = [f for group in by_folder.values() for f in group[: int(rule["per_folder"])]]
+        every = int(rule["every"])  # type: ignore[call-overload]
+        if "heldout" in rule:
+            held = sorted(folder.glob(str(rule["heldout"])))[::every]
+            chosen = [("train", f) for f in files] + [("heldout", f) for f in held]
+        else:
+            chosen = [("heldout" if i % every == 0 else "train", f) for i, f in enumerate(files)]
+        if not chosen:
+            raise ValueError(f"{folder}: no photos matching {rule['train']}")
+        for split, f in tqdm(chosen, desc=f"checksums {source}", unit="img", disable=not progress):
+            rows.append(SplitRow(split, f.relative_to(root).as_posix(), sha256_of(f)))
+    from .data import SAMPLE_PHOTOS
+
     rows += [SplitRow("heldout" if s.name in HELD_OUT_SAMPLES else "train", SAMPLE_PREFIX + s.name) for s in SAMPLE_PHOTOS]
     return rows
