@@ -76,3 +76,15 @@ def test_video_fps_tiny_cpu(tmp_path):
     assert set(stages) == {"decode", "network", "colorize_raw", "end_to_end"}
     assert all(row["fps"] > 0 and abs(row["fps"] - 8 / row["seconds"]) < 1e-6 for row in r["results"])
     assert r["end_to_end"]["audio"] == "copied (aac)" and 4 in r["end_to_end"]["cuts"]  # the hard cut (a 4-frame pan may add one)
+
+
+def test_architectures_side_by_side_tiny_cpu(tmp_path):
+    out = tmp_path / "arch.json"
+    proc = _run("architectures.py", "--steps", "1", "--rounds", "1", "--repeats", "1", "--batch-size", "2", "--size", "64",
+                "--latency-size", "96", "--threads", "1", "--out", str(out))
+    assert "unet / paper, regression" in proc.stdout
+    r = json.loads(out.read_text())
+    assert set(r["rows"]) == {"paper/regression", "paper/classification", "unet/regression", "unet/classification"}
+    assert all(row["train_img_s"] > 0 and row["colorize_ms"] > 0 for row in r["rows"].values())
+    ratio = r["unet_over_paper"]["regression"]["colorize_ms"]
+    assert abs(ratio - r["rows"]["unet/regression"]["colorize_ms"] / r["rows"]["paper/regression"]["colorize_ms"]) < 1e-2
