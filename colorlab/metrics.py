@@ -160,6 +160,10 @@ def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: in
         f"({result['n']} images, center crop resized to {result['size']}x{result['size']}; "
         f"colourfulness {m['model_colorfulness'] / max(1e-9, m['true_colorfulness']):.2f} of the truth's)",
     ]
+    gains_db = [r["model_psnr"] - r["gray_psnr"] for r in per.values() if np.isfinite(r["model_psnr"] - r["gray_psnr"])]
+    if gains_db:
+        lines.append(f"PSNR gain over gray: mean {np.mean(gains_db):+.2f} dB, median {np.median(gains_db):+.2f} dB; "
+                     f"{sum(g > 0 for g in gains_db)} of {len(gains_db)} photos above gray")
     if worst > 0:
         gains = sorted(per.items(), key=lambda kv: kv[1]["model_psnr"] - kv[1]["gray_psnr"])[:worst]
         lines.append(f"worst {len(gains)} by PSNR gain over gray: " + ", ".join(f"{n} ({r['model_psnr'] - r['gray_psnr']:+.2f} dB)" for n, r in gains))

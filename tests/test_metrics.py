@@ -50,3 +50,16 @@ def test_evaluate_reports_model_and_gray_baseline(tiny_net, photos):
     assert result["mean"]["gray_colorfulness"] < 1.0
     table = format_table(result)
     assert "PSNR" in table and "gray" in table
+
+
+def test_format_table_reports_the_mean_and_median_gain_and_the_photos_above_gray():
+    from colorlab.metrics import format_table
+
+    def rec(model, gray):
+        return {"model_psnr": model, "gray_psnr": gray, "model_ssim": 0.9, "gray_ssim": 0.9,
+                "model_colorfulness": 10.0, "gray_colorfulness": 0.0, "true_colorfulness": 20.0}
+
+    per = {"a": rec(22.0, 20.0), "b": rec(20.0, 21.0), "c": rec(30.0, 29.5)}
+    mean = {k: float(np.mean([r[k] for r in per.values()])) for k in per["a"]}
+    text = format_table({"per_image": per, "mean": mean, "n": 3, "size": 256})
+    assert "PSNR gain over gray: mean +0.50 dB, median +0.50 dB; 2 of 3 photos above gray" in text

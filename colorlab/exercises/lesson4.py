@@ -7,6 +7,7 @@ and green in the others (:func:`red_green_patch`); :data:`EXAMPLE_AB` is ten suc
     lesson4.check_mse_constant(my_ab)      # the one (a, b) with the least mean squared error
     lesson4.check_l1_constant(my_ab)       # the one (a, b) with the least mean absolute error
     lesson4.check_psnr_gain(my_psnr_gain)  # my_psnr_gain(prediction, truth) -> dB over gray
+    lesson4.check_trainable_share(my_share)  # my_share(model) -> the share of weights training changes
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..color import lab_to_rgb_uint8, rgb_uint8_to_lab
 from ..metrics import gray_baseline, psnr
-from .core import CheckResult, right, wrong
+from .core import CheckResult, call_learner, right, wrong
 
 __all__ = [
     "TOY_L",
@@ -31,6 +32,7 @@ __all__ = [
     "check_mse_constant",
     "check_l1_constant",
     "check_psnr_gain",
+    "check_trainable_share",
 ]
 
 #: The toy patch's lightness: the same in every photo, so a gray input cannot tell red from green.
@@ -172,3 +174,44 @@ def check_psnr_gain(fn: Callable[[np.ndarray, np.ndarray], float] | None) -> Che
                 return wrong(message)
         return wrong(f"on a test pair you returned {got:.3f} dB, expected {want:.3f} dB = PSNR(prediction) - PSNR(gray)")
     return right("PSNR(prediction, truth) - PSNR(gray baseline, truth), in dB, on two test pairs")
+
+
+def _share(model: Any) -> float:
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad) / sum(p.numel() for p in params)
+
+
+def check_trainable_share(fn: Callable[[Any], float] | None) -> CheckResult:
+    """``fn(model) -> float``: the share (0 to 1) of a network's weights that training changes,
+    checked on the paper's net, the transfer U-Net and a U-Net whose last trunk stage learns."""
+    from ..model import ModelConfig, create_model
+
+    configs = {
+        "the paper's net": ModelConfig(pretrained=False),
+        "the U-Net": ModelConfig(arch="unet", pretrained=False),
+        "a U-Net with its last trunk stage unfrozen": ModelConfig(arch="unet", pretrained=False, trainable_stages=1),
+    }
+    for name, config in configs.items():
+        model = create_model(config)
+        got, verdict = call_learner(fn, "my_share(model) returning a number from 0 to 1", model)
+        if verdict is not None:
+            return verdict
+        want = _share(model)
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return wrong(f"return a number from 0 to 1, got {got!r}")
+        if abs(got - want) <= 1e-4:
+            continue
+        params = list(model.parameters())
+        counts = {
+            sum(p.numel() for p in params if p.requires_grad): "that is a count of weights; divide by the total to get a share",
+            1 - want: "that is the frozen share; training changes the parameters with requires_grad=True",
+            sum(1 for p in params if p.requires_grad) / len(params): "that counts tensors, not weights: add up p.numel()",
+            100 * want: "a share from 0 to 1, not a percentage",
+        }
+        for value, message in counts.items():
+            if abs(got - value) <= 1e-4 * max(1.0, abs(value)):
+                return wrong(message)
+        return wrong(f"for {name} you returned {got:.4f}, expected {want:.4f}")
+    return right("the share of weights with requires_grad=True, on three networks")
