@@ -282,7 +282,9 @@ def _images(data: str, only: str = "", split_items: list | None = None) -> dict[
 
 def _model(checkpoint: str | None, device: str | None, precision: str = "auto"):
     from .checkpoint import load_model, load_pretrained
+    from .device import resolve_device
 
+    resolve_device(device)  # an unusable --device is named before any file is read
     return load_model(checkpoint, device, precision=precision) if checkpoint else load_pretrained(device, precision=precision)
 
 
@@ -345,14 +347,16 @@ def _read_stdin_photo() -> np.ndarray:
 
 def _colorize_options(args: argparse.Namespace) -> str | None:
     """Why the colorize options are unusable (one line), or ``None``."""
-    import math
+    from .checks import check_saturation, check_size, check_temperature
 
-    if args.size < 8 or args.size % 8:
-        return f"--size must be a multiple of 8 and at least 8 (the network's stride), got {args.size}"
-    if not (math.isfinite(args.saturation) and 0 <= args.saturation <= 10):
-        return f"--saturation must be a number from 0 (gray) to 10, got {args.saturation}"
-    if args.temperature is not None and not (math.isfinite(args.temperature) and 0 < args.temperature <= 10):
-        return f"--temperature must be above 0 (0.38 is the paper's), got {args.temperature}"
+    try:
+        check_size(args.size, "--size")
+        if hasattr(args, "saturation"):
+            check_saturation(args.saturation, "--saturation")
+        if getattr(args, "temperature", None) is not None:
+            check_temperature(args.temperature, "--temperature")
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -399,6 +403,10 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     photos = [p for p in plan if p[2] is None]
     if problem is None and (to_stdout or to_file) and len(photos) != 1:
         problem = f"-o {args.output} takes exactly one photo, got {len(photos)}; give a folder to -o for several"
+    if problem is None and to_stdout and sys.stdout is None:
+        problem = "-o - writes PNG bytes to standard output, which is closed; give a file or folder to -o"
+    if problem is None and STDIO in names and sys.stdin is None:
+        problem = "'-' reads a photo from standard input, which is closed; give the photo's path instead"
     if problem is None and to_stdout and sys.stdout.isatty():
         problem = "-o - writes PNG bytes: redirect them, e.g. colorlab colorize photo.jpg -o - > out.png"
     if problem is None and STDIO in names and sys.stdin.isatty():
@@ -455,6 +463,9 @@ def _cmd_colorize_video(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError
     from .video import VideoError, colorize_video, probe
 
+    from .checks import check_size
+
+    check_size(args.size, "--size")  # before anything is read
     src = Path(args.input)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}_color.mp4")
     try:
@@ -600,8 +611,12 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import evaluate, format_table, to_json
 
+    from .checks import check_temperature
+
     if args.size < 8:
         raise ValueError(f"--size must be at least 8, got {args.size}")
+    if args.temperature is not None:
+        check_temperature(args.temperature, "--temperature")
     images = _images(args.data, args.only, _split_items(args) if args.split else None)
     model = _model(args.checkpoint, args.device, args.precision)
     result = evaluate(model, images, size=args.size, temperature=args.temperature)

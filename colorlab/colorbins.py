@@ -193,8 +193,9 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float =
     softmax(log p / T), then the expectation of the bin centres. T=1 is the
     mean of the predicted distribution, T→0 the centre of its mode.
     """
-    if temperature <= 0:
-        raise ValueError(f"annealed_mean: temperature={temperature} must be > 0; {TEMPERATURE} is the paper's value")
+    from .checks import check_temperature
+
+    temperature = check_temperature(temperature)
     annealed = torch.softmax(F.log_softmax(logits.float(), dim=1) / temperature, dim=1)
     return torch.einsum("bqhw,qc->bchw", annealed, bins.to(annealed))
 

@@ -20,6 +20,7 @@ from PIL import Image
 from .checkpoint import describe_checkpoint, load_model, load_pretrained, pretrained_path
 from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
 from .data import ImageSource, load_image
+from .checks import check_saturation, check_size, check_temperature
 from .device import choose_precision
 from .hints import NO_HINTS_MESSAGE, hint_image, takes_hints, validate_hints
 from .model import STRIDE, ColorizationNet
@@ -139,6 +140,13 @@ def join_lightness(images: np.ndarray | torch.Tensor, ab_small: torch.Tensor, sa
     return out
 
 
+def _check_options(size: int, saturation: float, temperature: float | None) -> None:
+    check_size(size)
+    check_saturation(saturation)
+    if temperature is not None:
+        check_temperature(temperature)
+
+
 def _small(rgb: np.ndarray, size: int) -> np.ndarray:
     h, w = network_input_size(rgb.shape[0], rgb.shape[1], size)
     if (h, w) == rgb.shape[:2]:
@@ -174,6 +182,7 @@ def colorize(
     ``"#RRGGBB"`` or ``(r, g, b)`` 0-255, e.g. ``[(120, 80, "#d02020")]``. The network spreads
     each hint's colour over what it belongs to; ``[]`` is the automatic result.
     """
+    _check_options(size, saturation, temperature)
     model = model if model is not None else load_pretrained()
     if hints is not None and not takes_hints(model):
         raise ValueError(NO_HINTS_MESSAGE)
@@ -203,6 +212,7 @@ def colorize_many(
     :class:`colorlab.data.ImageLoadError`) propagate; use :func:`colorize` in
     a loop to handle files one by one.
     """
+    _check_options(size, saturation, temperature)
     model = model if model is not None else load_pretrained()
     rgbs = [load_image(im, gray_ok=True) for im in images]
     smalls = [_small(r, size) for r in rgbs]

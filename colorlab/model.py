@@ -73,6 +73,9 @@ class ModelConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.arch == "paper" and (self.hints or self.trainable_stages):
             raise ValueError("hints and trainable_stages need arch='unet'; the paper's net has neither")
+        from .checks import check_temperature
+
+        self.temperature = check_temperature(self.temperature, "the model's temperature")
         if not 0 <= self.trainable_stages <= 7:
             raise ValueError(f"trainable_stages counts Lite0's last stages: 0 to 7, got {self.trainable_stages}")
 
@@ -214,7 +217,7 @@ class ColorizationNet(nn.Module):
             return output
         from .colorbins import annealed_mean
 
-        ab = annealed_mean(output, self.ab_bins, temperature or self.config.temperature)
+        ab = annealed_mean(output, self.ab_bins, self.config.temperature if temperature is None else temperature)
         return F.interpolate(scale_ab(ab), scale_factor=2, mode="bilinear")
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:

@@ -19,7 +19,7 @@ part           layers                                        output
                                                              logits ``(B, 1000)``
 ``fusion``     tile logits at H/32, concat, 1x1 conv, ReLU   ``(B, 256, H/32, W/32)``
 ``up16..up2``  up x2, concat skip (+ hints), conv BN ReLU    192, 128, 64, 32 channels
-``head``       conv 2 + tanh, up x2 (or conv Q: bin logits)  ``(B, 2, H, W)``
+``head``       conv 2 + tanh, up x2 (or 1x1 conv Q: bins)    ``(B, 2, H, W)``
 =============  ============================================  ==========================
 
 With ``ModelConfig(hints=True)`` every decoder level also reads the hint image
@@ -146,7 +146,8 @@ class TransferNet(nn.Module):
             self.register_buffer("ab_bins", gamut_bins(c.grid))
             self.register_buffer("ab_prior", torch.full((len(self.ab_bins),), 1.0 / len(self.ab_bins)))
             self.register_buffer("ab_weights", torch.ones(len(self.ab_bins)))
-            self.head = nn.Conv2d(d2, len(self.ab_bins), 3, padding=1)
+            # A 1x1 conv: 261 bins at half resolution from a 3x3 conv would cost more than the rest of the decoder.
+            self.head = nn.Conv2d(d2, len(self.ab_bins), 1)
         else:
             self.head = nn.Sequential(nn.Conv2d(d2, 2, 3, padding=1), nn.Tanh())
 
@@ -195,7 +196,7 @@ class TransferNet(nn.Module):
             return output
         from .colorbins import annealed_mean
 
-        ab = annealed_mean(output, self.ab_bins, temperature or self.config.temperature)
+        ab = annealed_mean(output, self.ab_bins, self.config.temperature if temperature is None else temperature)
         return F.interpolate(scale_ab(ab), scale_factor=2, mode="bilinear")
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:

@@ -530,6 +530,9 @@ def colorize_video(
     from tqdm.auto import tqdm
 
     src_path, out_path = Path(input), Path(output)
+    from .checks import check_size
+
+    check_size(size)
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     if not 0 < alpha <= 1:

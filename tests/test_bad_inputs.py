@@ -418,3 +418,98 @@ def test_widget_upload(row, files, app):
     else:
         assert app.result is None
         assert path.name in message and expected in message.lower(), message
+
+
+# --- numbers at the boundary (issue 27, cases 3, 4, 5 and 12) -------------------------------
+
+BAD_TEMPERATURES = [float("nan"), float("inf"), 0.0, -1.0, 1e-40, 11.0]
+
+
+@pytest.fixture(scope="module")
+def bins_net():
+    from colorlab.model import build_model
+
+    torch.manual_seed(0)
+    return build_model("none", pretrained=False, head="classification").eval()
+
+
+@pytest.mark.parametrize("value", BAD_TEMPERATURES)
+def test_api_refuses_a_temperature_that_is_not_a_usable_number(bins_net, value):
+    img = np.full((16, 16, 3), 120, np.uint8)
+    with pytest.raises(ValueError, match="temperature must be a number from 0.001"):
+        colorize(img, bins_net, temperature=value)
+
+
+def test_temperature_0_is_refused_not_read_as_the_default(bins_net):
+    # before: `temperature or config.temperature` turned 0 into the model's 0.38 silently
+    logits = torch.randn(1, len(bins_net.ab_bins), 2, 2)
+    with pytest.raises(ValueError, match="temperature"):
+        bins_net.decode(logits, temperature=0)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"saturation": float("nan")}, "saturation must be a number from 0"),
+    ({"saturation": -1.0}, "saturation must be a number from 0"),
+    ({"size": 0}, "multiple of 8"),
+    ({"size": -8}, "multiple of 8"),
+    ({"size": 7}, "multiple of 8"),
+])
+def test_api_refuses_bad_saturation_and_size(bins_net, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        colorize(np.full((16, 16, 3), 120, np.uint8), bins_net, **kwargs)
+
+
+@pytest.mark.parametrize("args,match", [
+    (["colorize", "IMG", "-o", "OUT.png", "--temperature", "nan"], "--temperature must be a number from 0.001"),
+    (["colorize", "IMG", "-o", "OUT.png", "--temperature", "1e-40"], "--temperature must be a number from 0.001"),
+    (["colorize", "IMG", "-o", "OUT.png", "--temperature", "0"], "--temperature must be a number from 0.001"),
+    (["colorize", "IMG", "-o", "OUT.png", "--saturation", "nan"], "--saturation must be a number from 0"),
+    (["evaluate", "--data", "sample", "--temperature", "nan"], "--temperature must be a number from 0.001"),
+    (["colorize-video", "VIDEO", "-o", "OUT.mp4", "--size", "0"], "--size must be a multiple of 8"),
+    (["colorize-video", "VIDEO", "-o", "OUT.mp4", "--size", "7"], "--size must be a multiple of 8"),
+])
+def test_cli_refuses_bad_numbers_in_one_line(files, tmp_path, capsys, args, match):
+    from colorlab.cli import main
+
+    args = [str(files["rgba-png"]) if a == "IMG" else str(tmp_path / "clip.mp4") if a == "VIDEO" else
+            str(tmp_path / a) if a.startswith("OUT") else a for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0], err
+    assert not any(p.name.startswith("OUT") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("value", [float("nan"), 0.0, -1.0])
+def test_a_checkpoint_with_a_bad_temperature_is_refused_at_load_naming_it(bins_net, tmp_path, capsys, files, value):
+    from colorlab.checkpoint import CheckpointError, load_model, save_checkpoint
+    from colorlab.cli import main
+
+    path = save_checkpoint(tmp_path / "bad-t.pt", bins_net)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["model_config"]["temperature"] = value
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match="bad-t.pt.*temperature"):
+        load_model(path, "cpu")
+    assert main(["colorize", str(files["rgba-png"]), "-o", str(tmp_path / "o.png"), "--checkpoint", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad-t.pt" in err[0] and "temperature" in err[0]
+
+
+@pytest.mark.parametrize("closed,args,match", [
+    (0, ["colorize", "-", "-o", "OUT"], "standard input, which is closed"),
+    (1, ["colorize", "IMG", "-o", "-"], "standard output, which is closed"),
+])
+def test_closed_standard_streams_get_one_line_not_a_traceback(files, tmp_path, closed, args, match):
+    # issue 27, case 13: `colorlab colorize - -o o <&-` and `colorize a.png -o - >&-`
+    args = [str(files["rgba-png"]) if a == "IMG" else str(tmp_path / "out") if a == "OUT" else a for a in args]
+    proc = subprocess.run([sys.executable, "-m", "colorlab", *args], stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: os.close(closed), timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("device", ["mps", "meta"])
+def test_unsupported_devices_get_one_line(files, tmp_path, capsys, device):
+    assert cli_main(["colorize", str(files["rgba-png"]), "-o", str(tmp_path / "o.png"), "--device", device]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "use cpu, cuda or cuda:N" in err[0]

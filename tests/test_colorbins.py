@@ -247,8 +247,9 @@ def test_annealed_mean_is_differentiable_and_refuses_temperature_0(bins):
     logits = torch.randn(1, bins.shape[0], 2, 2, requires_grad=True)
     cb.annealed_mean(logits, bins).sum().backward()
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="temperature=0"):
-        cb.annealed_mean(logits, bins, 0.0)
+    for bad in (0.0, -1.0, float("nan"), float("inf"), 1e-40):
+        with pytest.raises(ValueError, match="temperature must be a number from 0.001"):
+            cb.annealed_mean(logits, bins, bad)
 
 
 # --- round trip ------------------------------------------------------------------------
