@@ -100,8 +100,10 @@ def _describe_mode(img: Image.Image) -> str:
     return f"mode {img.mode}, {img.width}x{img.height}"
 
 
-def _scaled_to_uint8(arr: np.ndarray, source: Any) -> np.ndarray:
-    """Numbers -> uint8 by their range: floats in [0, 1] or [0, 255], ints in [0, 255] or [0, 65535].
+def _scaled_to_uint8(arr: np.ndarray, source: Any, bits: int | None = None) -> np.ndarray:
+    """Numbers -> uint8. The bit depth decides where it is known: uint8 as it is, uint16 (or
+    ``bits=16``, a 16-bit image file) divided by 257, whatever the values. Otherwise by their
+    range: floats in [0, 1] or [0, 255], other ints in [0, 255] or [0, 65535].
 
     Anything else (NaN, infinity, negative or larger values) is an error that says the range.
     """
@@ -109,6 +111,11 @@ def _scaled_to_uint8(arr: np.ndarray, source: Any) -> np.ndarray:
         return arr.astype(np.uint8) * 255
     if arr.dtype == np.uint8:
         return arr
+    if arr.dtype == np.uint16 or bits == 16:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 65535:
+            raise ImageLoadError(source, f"16-bit image with values from {lo} to {hi}; expected 0-65535")
+        return np.rint(arr.astype(np.float64) / 257.0).astype(np.uint8)
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
             raise ImageLoadError(source, "image holds NaN or infinite values; replace them (e.g. numpy.nan_to_num) first")
@@ -157,7 +164,7 @@ def to_rgb(img: Image.Image, source: Any = "<image>", *, keep_gray: bool = False
 
     EXIF orientation is applied; an embedded colour profile is honoured (converted to sRGB);
     transparency is composited onto white; CMYK, palette, 1-bit, 16-bit and 32-bit images are
-    converted (16-bit by its range, float by the 0-1 or 0-255 convention). ``keep_gray=True``
+    converted (16-bit by its bit depth, float by the 0-1 or 0-255 convention). ``keep_gray=True``
     returns grayscale as mode ``L`` (a third of the memory of RGB).
     """
     try:
@@ -170,7 +177,8 @@ def to_rgb(img: Image.Image, source: Any = "<image>", *, keep_gray: bool = False
         return img
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(img)
-        gray = _scaled_to_uint8(arr.astype(np.int64) if mode.startswith("I") else arr, source)
+        bits = 16 if mode.startswith("I;16") else None  # a 16-bit file: its depth, not its values, sets the scale
+        gray = _scaled_to_uint8(arr.astype(np.int64) if mode.startswith("I") else arr, source, bits)
         return Image.fromarray(gray, "L") if keep_gray else Image.fromarray(gray, "L").convert("RGB")
     if mode == "P":
         img = img.convert("RGBA")

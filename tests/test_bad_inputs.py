@@ -513,3 +513,18 @@ def test_unsupported_devices_get_one_line(files, tmp_path, capsys, device):
     assert cli_main(["colorize", str(files["rgba-png"]), "-o", str(tmp_path / "o.png"), "--device", device]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "use cpu, cuda or cuda:N" in err[0]
+
+
+def test_16_bit_images_are_scaled_by_their_bit_depth_not_their_values(tmp_path):
+    # issue 27, case 2: a flat 16-bit PNG at 200/65535 is nearly black, with or without one pixel at 256
+    from colorlab.data import load_image
+
+    flat = np.full((8, 8), 200, np.uint16)
+    spiked = flat.copy()
+    spiked[0, 0] = 256
+    for name, arr in (("flat", flat), ("spiked", spiked)):
+        Image.fromarray(arr).save(tmp_path / f"{name}.png")
+        assert Image.open(tmp_path / f"{name}.png").mode.startswith("I;16")
+        from_file = load_image(tmp_path / f"{name}.png")
+        from_array = load_image(arr)
+        assert from_file[1:, 1:].max() == 1 and from_array[1:, 1:].max() == 1, name  # 200 / 257 rounds to 1
