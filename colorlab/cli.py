@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cut-threshold", type=float, default=8.0, help="mean lightness change (L units) that counts as a scene cut")
     v.add_argument("--size", type=int, default=224, help="short side the network sees (multiple of 8)")
     v.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    v.add_argument("--max-pixels", type=int, default=None, metavar="N", help="largest frame accepted, in pixels (default: 8K UHD)")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_device(v)
 
@@ -469,11 +470,12 @@ def _cmd_colorize_video(args: argparse.Namespace) -> int:
     src = Path(args.input)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}_color.mp4")
     try:
-        probe(src)  # a bad input fails before the model loads
+        limit = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
+        probe(src, **limit)  # a bad input fails before the model loads
         model = _model(args.checkpoint, args.device)
         result = colorize_video(
             src, out, model, batch_size=args.batch_size, smooth=args.smooth, alpha=args.alpha,
-            cut_threshold=args.cut_threshold, size=args.size, overwrite=args.overwrite, progress=not args.no_progress,
+            cut_threshold=args.cut_threshold, size=args.size, overwrite=args.overwrite, progress=not args.no_progress, **limit,
         )
     except VideoError as exc:
         print(f"colorlab: {exc}", file=sys.stderr)

@@ -260,6 +260,8 @@ def load_image(source: Any, *, max_side: int | None = None, gray_ok: bool = Fals
     Raises :class:`ImageLoadError` with a one-line reason for anything unusable.
     """
     if isinstance(source, torch.Tensor):
+        if source.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16: read half precision as float32
+            source = source.float()
         source = source.detach().cpu().numpy()
     if isinstance(source, np.ndarray):
         if gray_ok and source.ndim == 2 and source.dtype == np.uint8 and source.size:
@@ -520,6 +522,9 @@ def split_items(
     test = [ordered[i] for i in perm[:n_test]]
     val = [ordered[i] for i in perm[n_test : n_test + n_val]]
     train = [ordered[i] for i in perm[n_test + n_val :]]
+    if ordered and not train:
+        raise ValueError(f"a validation fraction of {val_fraction} (and test {test_fraction}) of {len(ordered)} photo(s) "
+                         "leaves none to train on; lower --val-fraction or add photos")
     return train, val, test
 
 

@@ -170,7 +170,8 @@ def _info(path: Path, src: Any, max_pixels: int) -> VideoInfo:
     if w * h > max_pixels:
         raise VideoError(
             f"{path}: {w}x{h} frames ({w * h / 1e6:.1f} MP) exceed the limit of {max_pixels / 1e6:.1f} MP "
-            f"({max_pixels} pixels, 8K UHD by default); downscale it first or raise max_pixels"
+            f"({max_pixels} pixels, 8K UHD by default); downscale it first (e.g. ffmpeg -vf scale=-2:2160), or raise "
+            "the limit with --max-pixels N (colorize_video(..., max_pixels=N) in Python)"
         )
     fps = v.average_rate or v.guessed_rate or v.base_rate or Fraction(FALLBACK_FPS)
     duration = src.duration / 1e6 if src.duration else None

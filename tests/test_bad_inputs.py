@@ -528,3 +528,24 @@ def test_16_bit_images_are_scaled_by_their_bit_depth_not_their_values(tmp_path):
         from_file = load_image(tmp_path / f"{name}.png")
         from_array = load_image(arr)
         assert from_file[1:, 1:].max() == 1 and from_array[1:, 1:].max() == 1, name  # 200 / 257 rounds to 1
+
+
+def test_a_validation_fraction_that_leaves_nothing_to_train_names_the_cause(tmp_path, capsys):
+    # issue 27, case 14: "ColorDataset got no images" when there were 4
+    from colorlab.data import sample_images
+
+    for name, img in list(sample_images().items())[:4]:
+        Image.fromarray(img).save(tmp_path / f"{name}.png")
+    code = cli_main(["train", "--data", str(tmp_path), "--val-fraction", "0.99", "--backbone", "none", "--size", "16",
+                     "--out", str(tmp_path / "run.pt"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "leaves none to train on" in err[0] and "--val-fraction" in err[0]
+
+
+def test_a_bfloat16_tensor_is_read_like_a_float_one():
+    # issue 27, case 14: "Got unsupported ScalarType BFloat16"
+    img = torch.rand(12, 10, 3)
+    for dtype in (torch.bfloat16, torch.float16):
+        out = load_image(img.to(dtype))
+        assert out.shape == (12, 10, 3) and out.dtype == np.uint8
+        assert np.abs(out.astype(int) - load_image(img.to(dtype).float().numpy()).astype(int)).max() == 0

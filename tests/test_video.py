@@ -461,3 +461,17 @@ def test_colorize_video_command_defaults_are_the_librarys():
     args = build_parser().parse_args(["colorize-video", "in.mp4"])
     assert args.alpha == video.DEFAULT_ALPHA and args.cut_threshold == video.DEFAULT_CUT_THRESHOLD
     assert args.batch_size == video.DEFAULT_BATCH_SIZE and args.smooth
+
+
+def test_the_pixel_limit_names_a_way_out_that_exists_and_the_cli_flag_works(clip, tmp_path, tiny_checkpoint, capsys):
+    # issue 27, case 14: "raise max_pixels" named no CLI flag
+    from colorlab.cli import main
+
+    out = tmp_path / "o.mp4"
+    assert main(["colorize-video", str(clip), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--max-pixels", "1000",
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "--max-pixels N" in err and not out.exists()
+    assert main(["colorize-video", str(clip), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--max-pixels", "4000",
+                 "--size", "32", "--no-progress"]) == 0
+    assert out.is_file()
