@@ -432,8 +432,12 @@ def _check_record(record: Mapping[str, Any], label: str) -> None:
     if missing:
         raise ResultsFileError(f"{label}: answer record lacks {missing}; build it with colorlab.game.answer_record")
     for key in ("shown", "answer"):
-        if record[key] not in ANSWERS:
+        if not isinstance(record[key], str) or record[key] not in ANSWERS:
             raise ResultsFileError(f"{label}: {key}={record[key]!r}, expected one of {ANSWERS}")
+    for key in ("player", "session", "model", "mode"):  # counted as names: plain values only
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, float))):
+            raise ResultsFileError(f"{label}: {key}={value!r}, expected a name (text or a number)")
 
 
 def _encode(record: Mapping[str, Any], label: str) -> bytes:
@@ -555,7 +559,7 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 if not isinstance(record, dict):
                     raise ValueError("not an object")
                 _check_record(record, str(path))
-            except (ValueError, ResultsFileError):
+            except (ValueError, ResultsFileError, RecursionError):  # RecursionError: absurdly nested JSON
                 bad.append(number)
                 continue
             records.append(record)

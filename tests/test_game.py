@@ -480,3 +480,16 @@ def test_a_judge_function_plays_the_same_seeded_games_people_get(small_photos, t
     assert s.sessions == 2 and s.fooled.rate == 1.0 and s.accuracy == 0.5  # "always real" scores one half
     with pytest.raises(ValueError, match="answer must be one of"):
         game.play(lambda picture: "maybe", photos=small_photos, models={"tiny": tiny_net}, size=32, network_size=32)
+
+
+def test_pool_results_skips_lines_with_odd_values_or_absurd_nesting(tmp_path):
+    # issue 27, case 10: '"player": [1]' (TypeError) and one deeply nested line (RecursionError)
+    r = Round("chelsea", game.WHOLE, COLORIZED, "demo")
+    good = game.answer_record(r, REAL, seconds=1.0, session="s", player="ann")
+    path = tmp_path / "results.jsonl"
+    lines = [json.dumps(good), json.dumps({**good, "player": [1]}), json.dumps({**good, "session": {"a": 1}}),
+             "[" * 100_000 + "]" * 100_000, json.dumps({**good, "answer": ["real"]}), json.dumps(good)]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match=r"skipped 4 incomplete or invalid line\(s\) \(line 2, 3, 4, 5\)"):
+        summary = game.pool_results(path)
+    assert summary.answers == 2 and summary.players == 1
