@@ -135,7 +135,32 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     for key in ("model_config", "model"):
         if key not in ckpt:
             raise CheckpointError(f"{path}: checkpoint has no {key!r} entry")
+    _check_structure(ckpt, path)
     return ckpt
+
+
+#: The most weights a checkpoint may hold (colorlab's models have at most a few million).
+MAX_CHECKPOINT_PARAMETERS = 200_000_000
+
+
+def _check_structure(ckpt: dict[str, Any], path: Any) -> None:
+    """The shape of a loaded checkpoint, before anything is built from it: one error naming the file."""
+    if not isinstance(ckpt["model_config"], dict):
+        raise CheckpointError(f"{path}: its model_config is a {type(ckpt['model_config']).__name__}, not a mapping; the file is damaged or not colorlab's")
+    weights = ckpt["model"]
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        raise CheckpointError(f"{path}: its weights are not a mapping of names to tensors; the file is damaged or not colorlab's")
+    total = sum(v.numel() for v in weights.values())
+    if total > MAX_CHECKPOINT_PARAMETERS:
+        raise CheckpointError(f"{path}: holds {total:,} weights, more than any colorlab model ({MAX_CHECKPOINT_PARAMETERS:,}); refused")
+    for key in ("epoch", "step", "batch_in_epoch"):
+        value = ckpt.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{path}: its {key} is {value!r}, not a count")
+    if "torch_rng" in ckpt and not (isinstance(ckpt["torch_rng"], torch.Tensor) and ckpt["torch_rng"].dtype == torch.uint8):
+        raise CheckpointError(f"{path}: its random-number state is not a byte tensor; the file is damaged")
+    if "optimizer" in ckpt and not (isinstance(ckpt["optimizer"], dict) and {"state", "param_groups"} <= set(ckpt["optimizer"])):
+        raise CheckpointError(f"{path}: its optimizer state is damaged (no state or param_groups)")
 
 
 def load_weights(model: ColorizationNet, ckpt: dict[str, Any], path: Any = "<checkpoint>") -> None:
@@ -162,6 +187,9 @@ def load_weights(model: ColorizationNet, ckpt: dict[str, Any], path: Any = "<che
         detail += [f"{len(wrong)} of another shape (e.g. {wrong[0]}: expected {tuple(own[wrong[0]].shape)}, "
                    f"found {tuple(theirs[wrong[0]].shape)})"] if wrong else []
         raise CheckpointError(f"{path}: weights do not fit this architecture: " + "; ".join(detail))
+    kind = [k for k in own if own[k].is_floating_point() != theirs[k].is_floating_point()]
+    if kind:
+        raise CheckpointError(f"{path}: weight {kind[0]} is {theirs[kind[0]].dtype}, expected floating point like {own[kind[0]].dtype}; the file is damaged")
     bad = [k for k, v in theirs.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise CheckpointError(f"{path}: weights hold NaN or infinity ({len(bad)} tensor(s), e.g. {bad[0]}); the file is damaged or from a run that diverged")
@@ -177,8 +205,8 @@ def model_from_checkpoint(
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: its model_config is not one this colorlab can build ({exc})") from None
     config.pretrained = pretrained
-    if backbone_weights is not None:
-        config.backbone_weights = backbone_weights
+    # A weights file is the user's choice (--backbone-weights), never a path written inside a checkpoint.
+    config.backbone_weights = backbone_weights
     from .backbones import BACKBONES
 
     if config.backbone not in BACKBONES:

@@ -35,6 +35,8 @@ from .color import l_to_gray_rgb, scale_ab, unscale_l
 STRIDE = 8
 #: The decoder's last layer: the paper's ab regression, or colour classification over bins.
 HEADS = ("regression", "classification")
+#: The most weights a configuration may ask for (the paper's net has 6.6 M): a bound against absurd sizes.
+MAX_WEIGHTS = 100_000_000
 #: The architectures: the paper's net (this module) and the U-Net over a pretrained trunk
 #: (:mod:`colorlab.transfer`).
 ARCHS = ("paper", "unet")
@@ -67,6 +69,31 @@ class ModelConfig:
     trainable_stages: int = 0
 
     def __post_init__(self) -> None:
+        import math
+
+        def whole(v: Any, lo: int, hi: int) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+        channels = self.encoder_channels
+        if not (isinstance(channels, (tuple, list)) and len(channels) == 8 and all(whole(c, 1, 4096) for c in channels)):
+            raise ValueError(f"encoder_channels must be 8 whole numbers from 1 to 4096, got {channels!r}")
+        if not whole(self.fusion_channels, 1, 4096):
+            raise ValueError(f"fusion_channels must be a whole number from 1 to 4096, got {self.fusion_channels!r}")
+        weights = sum(9 * i * o for i, o in zip((1, *channels[:-1]), channels)) + (channels[-1] + 1000) * self.fusion_channels
+        if weights > MAX_WEIGHTS:
+            raise ValueError(f"encoder_channels {list(channels)} would make {weights:,} weights, more than {MAX_WEIGHTS:,}")
+        if not (isinstance(self.grid, (int, float)) and not isinstance(self.grid, bool) and math.isfinite(self.grid) and 2 <= self.grid <= 64):
+            raise ValueError(f"grid must be a number of Lab units from 2 to 64, got {self.grid!r}")
+        for name in ("backbone", "head", "arch"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a name, got {getattr(self, name)!r}")
+        for name in ("pretrained", "hints"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.backbone_weights is not None and not isinstance(self.backbone_weights, str):
+            raise ValueError(f"backbone_weights must be a file name, got {self.backbone_weights!r}")
+        if not whole(self.trainable_stages, 0, 7):
+            raise ValueError(f"trainable_stages counts Lite0's last stages: 0 to 7, got {self.trainable_stages!r}")
         if self.head not in HEADS:
             raise ValueError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
         if self.arch not in ARCHS:
@@ -76,16 +103,16 @@ class ModelConfig:
         from .checks import check_temperature
 
         self.temperature = check_temperature(self.temperature, "the model's temperature")
-        if not 0 <= self.trainable_stages <= 7:
-            raise ValueError(f"trainable_stages counts Lite0's last stages: 0 to 7, got {self.trainable_stages}")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "encoder_channels": list(self.encoder_channels)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise ValueError(f"a model configuration is a mapping of its fields, got a {type(d).__name__}")
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "encoder_channels" in known:
+        if isinstance(known.get("encoder_channels"), list):
             known["encoder_channels"] = tuple(known["encoder_channels"])
         return cls(**known)
 

@@ -6,8 +6,10 @@ import ast
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from colorlab.cli import main as cli_main
 from colorlab.infer import load_model
@@ -177,3 +179,76 @@ def test_not_a_colorlab_checkpoint(tmp_path, content):
     _assert_one_line(str(info.value), str(ck))
     if content != "garbage":
         _assert_one_line(str(info.value), "expected format", "found")
+
+
+# --- crafted checkpoints (issue 27, case 9): one line naming the file, never a traceback ------------
+
+
+def _crafted(tmp_path, tiny_net, change):
+    from colorlab.checkpoint import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "crafted.pt", tiny_net)
+    ckpt = torch.load(path, weights_only=True)
+    change(ckpt)
+    torch.save(ckpt, path)
+    return path
+
+
+CRAFTED = {
+    "config-a-string": (lambda c: c.__setitem__("model_config", "paper"), "model_config is a str"),
+    "weights-a-list": (lambda c: c.__setitem__("model", [1, 2]), "not a mapping of names to tensors"),
+    "integer-weights": (lambda c: c["model"].update({k: v.to(torch.int64) for k, v in c["model"].items()}), "expected floating point"),
+    "negative-channels": (lambda c: c["model_config"].__setitem__("encoder_channels", [-1] * 8), "encoder_channels must be"),
+    "huge-channels": (lambda c: c["model_config"].__setitem__("encoder_channels", [1_000_000] * 8), "encoder_channels must be"),
+    "too-many-weights": (lambda c: c["model_config"].__setitem__("encoder_channels", [4096] * 8), "weights, more than"),
+    "head-a-list": (lambda c: c["model_config"].__setitem__("head", ["regression"]), "head must be a name"),
+    "step-text": (lambda c: c.__setitem__("step", "ten"), "not a count"),
+    "rng-floats": (lambda c: c.__setitem__("torch_rng", torch.zeros(3)), "random-number state"),
+    "optimizer-empty": (lambda c: c.__setitem__("optimizer", {}), "optimizer state is damaged"),
+}
+
+
+@pytest.mark.parametrize("case", list(CRAFTED))
+def test_crafted_checkpoints_get_one_line_naming_the_file(tmp_path, tiny_net, capsys, case):
+    from colorlab.checkpoint import CheckpointError, load_model
+    from colorlab.cli import main
+
+    change, match = CRAFTED[case]
+    path = _crafted(tmp_path, tiny_net, change)
+    with pytest.raises(CheckpointError, match="crafted.pt") as exc:
+        load_model(path, "cpu")
+    assert match in str(exc.value) and "\n" not in str(exc.value)
+    img = tmp_path / "in.png"
+    Image.fromarray(np.full((16, 16, 3), 100, np.uint8)).save(img)
+    assert main(["colorize", str(img), "-o", str(tmp_path / "out.png"), "--checkpoint", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "crafted.pt" in err[0]
+
+
+def test_a_path_inside_a_checkpoint_is_never_read_as_backbone_weights(tmp_path, tiny_net):
+    from colorlab.checkpoint import load_model
+
+    path = _crafted(tmp_path, tiny_net, lambda c: c["model_config"].__setitem__("backbone_weights", "/etc/passwd"))
+    assert load_model(path, "cpu").config.backbone_weights is None
+
+
+def test_resume_from_a_checkpoint_with_a_damaged_optimizer_is_one_line(tmp_path, capsys):
+    from colorlab.cli import main
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(3):
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    run = tmp_path / "run.pt"
+    args = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "2", "--size", "16", "--backbone", "none",
+            "--out", str(run), "--no-progress", "--val-fraction", "0"]
+    assert main(args) == 0
+    ckpt = torch.load(run, weights_only=True)
+    ckpt["optimizer"] = {"state": {}, "param_groups": []}
+    torch.save(ckpt, run)
+    capsys.readouterr()
+    again = list(args)
+    again[again.index("--epochs") + 1] = "2"
+    assert main([*again, "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "optimizer state does not fit" in err[0]

@@ -242,12 +242,19 @@ class Trainer:
             raise CheckpointError(f"{path}: was trained on {size}px crops, this run asks for {now}px; resume with the same --size")
         if "optimizer" not in ckpt:
             raise CheckpointError(f"{path}: has no optimizer state (an exported copy?); resume from the training checkpoint")
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        try:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: its optimizer state does not fit this model ({type(exc).__name__}: {exc}); "
+                                  "resume with the settings it was trained with, or start a new run") from None
         self.epoch, self.step = int(ckpt.get("epoch", 0)), int(ckpt.get("step", 0))
         self.batch_in_epoch = int(ckpt.get("batch_in_epoch", 0))
         self.history = list(ckpt.get("history", []))
         if "torch_rng" in ckpt:
-            torch.set_rng_state(ckpt["torch_rng"])
+            try:
+                torch.set_rng_state(ckpt["torch_rng"])
+            except (RuntimeError, TypeError) as exc:
+                raise CheckpointError(f"{path}: its random-number state is damaged ({exc})") from None
 
     # --- the data ---------------------------------------------------------------
 
