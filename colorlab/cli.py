@@ -306,13 +306,18 @@ def _expand(names: Sequence[str]) -> list[str]:
 def _colorize_plan(names: Sequence[str], out: Path | None, single: Path | None) -> list[tuple[str, Path | None, str | None]]:
     """``(source, target, error)`` per photo, in the order given: files, the images below folders
     (minus any inside ``out``), and ``-``; a name that yields nothing is one entry with its error."""
-    from .data import IMAGE_EXTENSIONS, find_images
+    from .data import IMAGE_EXTENSIONS, find_images, is_colorlab_output
 
     plan: list[tuple[str, Path | None, str | None]] = []
     for name in names:
         if Path(name).is_dir():
             root = Path(name)
-            found = [p for p in find_images(root) if out is None or not p.resolve().is_relative_to(out.resolve())]
+            every = find_images(root)
+            found = [p for p in every if out is None or not p.resolve().is_relative_to(out.resolve())]
+            left = [p for p in every if p not in found and not is_colorlab_output(p)]
+            if left:  # photos of the user's inside the output folder: said, not silently dropped
+                print(f"colorlab: left out {len(left)} photo(s) inside the output folder {out} (e.g. {left[0]}); "
+                      "colorize them separately or choose an -o outside the input folder", file=sys.stderr)
             if not found:
                 plan.append((name, None, f"{name}: no images found in this directory (looked for {', '.join(IMAGE_EXTENSIONS)})"))
             plan += [(str(p), out / p.relative_to(root).with_suffix(".png") if out else single, None) for p in found]
@@ -323,8 +328,13 @@ def _colorize_plan(names: Sequence[str], out: Path | None, single: Path | None) 
 
 
 def _plan_problems(plan: list[tuple[str, Path | None, str | None]], overwrite: bool) -> list[str]:
-    """Why the plan would lose data: two photos onto one output, a photo onto itself, an earlier output replaced."""
+    """Why the plan would lose data: two photos onto one output, an input photo replaced (never
+    allowed), a file colorlab did not write replaced (never allowed), an earlier result replaced
+    (only with ``--overwrite``)."""
+    from .data import is_colorlab_output
+
     problems, by_target = [], {}
+    inputs = {os.path.normcase(os.path.realpath(s)) for s, _, e in plan if s != STDIO and not e and os.path.exists(s)}
     for source, target, error in plan:
         if target is None or error:
             continue
@@ -332,10 +342,17 @@ def _plan_problems(plan: list[tuple[str, Path | None, str | None]], overwrite: b
         if key in by_target:
             problems.append(f"{by_target[key]} and {source} would both be written to {target}; colorize them into separate folders")
         by_target[key] = source
-        if source != STDIO and target.exists() and os.path.exists(source) and os.path.samefile(source, target):
+        if not target.exists():
+            continue
+        if source != STDIO and os.path.exists(source) and os.path.samefile(source, target):
             problems.append(f"{source}: colorizing it to {target} would replace the photo itself; choose another -o")
-        elif target.exists() and not overwrite:
+        elif os.path.normcase(os.path.realpath(target)) in inputs:
+            problems.append(f"{source}: its result {target} would replace an input photo of this run; choose another -o")
+        elif not overwrite:
             problems.append(f"{target}: already exists (an earlier result?); pass --overwrite to replace it, or choose another -o")
+        elif not is_colorlab_output(target):
+            problems.append(f"{target}: exists and is not a colorlab result (a photo of yours?); --overwrite replaces only "
+                            "colorlab's own earlier results; choose another -o")
     return problems
 
 

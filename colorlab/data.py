@@ -352,9 +352,36 @@ def write_image(rgb: np.ndarray, path: str | os.PathLike[str], *, overwrite: boo
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    image = Image.fromarray(rgb)
+    mark: dict[str, Any] = {}
+    if fmt == "PNG":  # colorlab marks its results, so that --overwrite can tell them from a user's photos
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", OUTPUT_MARK)
+        mark["pnginfo"] = info
+    elif fmt in ("JPEG", "WEBP", "TIFF"):
+        exif = Image.Exif()
+        exif[_EXIF_SOFTWARE] = OUTPUT_MARK
+        mark["exif"] = exif.tobytes()
     with atomic_write(path, overwrite=overwrite) as f:
-        Image.fromarray(rgb).save(f, format=fmt, icc_profile=icc)
+        image.save(f, format=fmt, icc_profile=icc, **mark)
     return path
+
+
+#: The mark ("Software" tag) colorlab writes into every image it makes.
+OUTPUT_MARK = "colorlab"
+_EXIF_SOFTWARE = 0x0131
+
+
+def is_colorlab_output(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is an image that colorlab wrote (it carries colorlab's mark)."""
+    try:
+        with Image.open(path) as img:
+            software = img.info.get("Software") or img.getexif().get(_EXIF_SOFTWARE)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+    return isinstance(software, str) and software.startswith(OUTPUT_MARK)
 
 
 def is_grayscale(rgb: np.ndarray, tolerance: float = _GRAY_TOLERANCE) -> bool:

@@ -581,3 +581,29 @@ def test_27_ctrl_c_in_prepare_prints_one_line_and_keeps_what_is_stored(tmp_path)
     again = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
     assert again.returncode == 0, again.stderr
     assert json.loads((out / "index.json").read_text())["complete"]
+
+
+def test_27_01_overwrite_never_replaces_an_input_photo_or_a_file_colorlab_did_not_write(tmp_path, ckpt, capsys):
+    # issue 27, case 1: photos/b.jpg and the original photos/a/b.png; colorize photos -o photos/a --overwrite
+    from colorlab.data import is_colorlab_output
+
+    ckpt = str(ckpt)
+    photos = tmp_path / "photos"
+    (photos / "a").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(photos / "b.jpg")
+    Image.fromarray(rng.integers(0, 255, (30, 20, 3), dtype=np.uint8)).save(photos / "a" / "b.png")  # a portrait
+    original = (photos / "a" / "b.png").read_bytes()
+    code, _, err = run(["colorize", str(photos), "-o", str(photos / "a"), "--checkpoint", ckpt, "--size", "16", "--overwrite"], capsys)
+    assert code == 2 and "not a colorlab result" in err
+    assert "left out 1 photo(s) inside the output folder" in err  # said, not silently dropped
+    assert (photos / "a" / "b.png").read_bytes() == original
+    # colorlab's own earlier result is what --overwrite may replace
+    out = tmp_path / "out"
+    assert run(["colorize", str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt, "--size", "16"], capsys)[0] == 0
+    assert is_colorlab_output(out / "b.png") and not is_colorlab_output(photos / "a" / "b.png")
+    assert run(["colorize", str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt, "--size", "16", "--overwrite"], capsys)[0] == 0
+    # an input of the same run is never a target, even a colorlab result used as input
+    code, _, err = run(["colorize", str(out / "b.png"), str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt,
+                        "--size", "16", "--overwrite"], capsys)
+    assert code == 2 and ("input photo of this run" in err or "would both be written" in err)
