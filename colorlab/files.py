@@ -14,9 +14,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["atomic_write", "current_umask", "check_writable", "exclusive_lock", "LockedError"]
+__all__ = ["atomic_write", "current_umask", "check_writable", "exclusive_lock", "LockedError", "Terminated", "sigterm_as_interrupt"]
 
 
 class LockedError(RuntimeError):
@@ -129,3 +129,29 @@ def exclusive_lock(path: str | os.PathLike[str], *, what: str = "process", wait:
     finally:
         lock.unlink(missing_ok=True)
         fh.close()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, schedulers) received: handled like Ctrl-C, so cleanup code runs."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt(exception: type[KeyboardInterrupt] = Terminated) -> Iterator[None]:
+    """While inside, SIGTERM raises ``exception`` (a ``KeyboardInterrupt``) in the main thread, so
+    ``finally`` blocks run: a long job stops as on Ctrl-C, leaving no temporary file behind.
+    Outside the main thread (where signals cannot be handled) it does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise exception(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

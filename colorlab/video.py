@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import lab_to_rgb, rgb_to_lab, rgb_uint8_to_l
+from .files import sigterm_as_interrupt
 from .infer import DEFAULT_SIZE, join_lightness, network_input_size, predict_ab
 from .metrics import psnr
 from .model import ColorizationNet
@@ -557,6 +558,8 @@ def colorize_video(
     tmp = _temp_path(out_path)
     dst = None
     start = time.perf_counter()
+    stop = contextlib.ExitStack()
+    stop.enter_context(sigterm_as_interrupt())  # kill: stop as on Ctrl-C, leaving no partial file
     try:
         with _open_input(src_path) as src:
             vin = src.streams.video[0]
@@ -649,6 +652,7 @@ def colorize_video(
             tmp.unlink()
         raise
     finally:
+        stop.close()
         model.train(was_training)
     return VideoResult(
         input=src_path,

@@ -475,3 +475,27 @@ def test_the_pixel_limit_names_a_way_out_that_exists_and_the_cli_flag_works(clip
     assert main(["colorize-video", str(clip), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--max-pixels", "4000",
                  "--size", "32", "--no-progress"]) == 0
     assert out.is_file()
+
+
+def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_file(tmp_path, tiny_checkpoint):
+    # issue 27, case 11: `kill -TERM` left `.keep.<hex>.partial.mp4` behind for good
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clip = write_clip(tmp_path / "long.mp4", n=600, size=(256, 192), fps=24)
+    out = tmp_path / "keep.mp4"
+    out.write_bytes(b"the earlier film")
+    proc = subprocess.Popen([sys.executable, "-m", "colorlab", "colorize-video", str(clip), "-o", str(out), "--overwrite",
+                             "--checkpoint", str(tiny_checkpoint), "--size", "192", "--batch-size", "2", "--no-progress",
+                             "--threads", "1"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".keep.*.partial.mp4")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted: make the clip longer"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert out.read_bytes() == b"the earlier film"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4", "long.mp4", "tiny.pt"]  # no partial file

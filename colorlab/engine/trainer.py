@@ -20,11 +20,9 @@ from __future__ import annotations
 import math
 import os
 import random
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ from .. import colorbins
 from ..checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from ..color import rgb_to_network
 from ..device import PRECISIONS, choose_precision, resolve_device
-from ..files import check_writable, exclusive_lock
+from ..files import check_writable, exclusive_lock, sigterm_as_interrupt
 from ..model import ColorizationNet
 from ..train import LOSSES, train_step, validate
 from . import distributed as dist
@@ -426,18 +424,6 @@ class Trainer:
             tqdm.write(text) if self.config.progress else print(text, flush=True)
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def _sigterm_as_interrupt():
     """While training, SIGTERM (``kill``, schedulers) stops like Ctrl-C: save, then return."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise TrainingInterrupted(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return sigterm_as_interrupt(TrainingInterrupted)
