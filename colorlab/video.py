@@ -99,6 +99,14 @@ OUTPUT_FORMATS: dict[str, tuple[str, str, str]] = {
     ".webm": ("webm", "libvpx-vp9", "libopus"),
 }
 _ENCODER_OPTIONS = {"libx264": {"crf": H264_CRF, "preset": "medium"}, "libvpx-vp9": {"crf": "30", "b": "0"}}
+#: Audio codecs each container is known to hold when copied; anything else is re-encoded
+#: (FFmpeg lists e.g. Opus as "supported" by MOV, then refuses to write it).
+_COPYABLE_AUDIO = {
+    "mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"},
+    "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le"},
+    "matroska": {"aac", "mp3", "ac3", "eac3", "opus", "vorbis", "flac", "alac", "pcm_s16le", "pcm_s24le"},
+    "webm": {"opus", "vorbis"},
+}
 #: Sample rates an Opus encoder takes; other audio is resampled to the first.
 _OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
 
@@ -482,21 +490,33 @@ def _output_format(output: Path, overwrite: bool) -> tuple[str, str, str]:
         raise FileExistsError(f"{output}: already exists; choose another name or pass overwrite=True (--overwrite)")
     if not output.parent.is_dir():
         raise FileNotFoundError(f"{output.parent}: the output folder does not exist; create it first")
+    from .files import check_writable
+
+    problem = check_writable(output)
+    if problem:
+        raise ValueError(problem)
     return OUTPUT_FORMATS[suffix]
 
 
-def _audio_stream(dst: Any, ain: Any, fallback: str) -> tuple[Any, bool, str]:
-    """The output audio stream for ``ain``: (stream, copy packets?, description)."""
+def _audio_stream(dst: Any, ain: Any, fallback: str, muxer: str = "matroska") -> tuple[Any, bool, str]:
+    """The output audio stream for ``ain``, with its language and title tags: (stream, copy packets?, description)."""
     name = ain.codec_context.name
-    if name in dst.supported_codecs:
-        return dst.add_stream_from_template(ain), True, f"copied ({name})"
-    rate = ain.rate or _OPUS_RATES[0]
-    if fallback == "libopus" and rate not in _OPUS_RATES:
-        rate = _OPUS_RATES[0]
-    out = dst.add_stream(fallback, rate=rate)
-    channels = len(ain.layout.channels)
-    out.layout = {1: "mono", 2: "stereo"}.get(channels, ain.layout.name)
-    return out, False, f"re-encoded to {fallback.removeprefix('lib')} (the container cannot hold {name})"
+    tags = {k: v for k, v in (ain.metadata or {}).items() if k in ("language", "title", "handler_name")}
+    if name in dst.supported_codecs and name in _COPYABLE_AUDIO.get(muxer, set()):
+        out, copy, desc = dst.add_stream_from_template(ain), True, f"copied ({name})"
+    else:
+        rate = ain.rate or _OPUS_RATES[0]
+        if fallback == "libopus" and rate not in _OPUS_RATES:
+            rate = _OPUS_RATES[0]
+        out = dst.add_stream(fallback, rate=rate)
+        channels = len(ain.layout.channels)
+        out.layout = {1: "mono", 2: "stereo"}.get(channels, ain.layout.name)
+        copy, desc = False, f"re-encoded to {fallback.removeprefix('lib')} (the container cannot hold {name})"
+    for key, value in tags.items():
+        out.metadata[key] = value
+    if tags.get("language") and tags["language"] != "und":  # "und": undetermined, said by no one
+        desc += f" [{tags['language']}]"
+    return out, copy, desc
 
 
 def colorize_video(
@@ -564,7 +584,7 @@ def colorize_video(
         with _open_input(src_path) as src:
             vin = src.streams.video[0]
             vin.thread_type = "AUTO"
-            ain = src.streams.audio[0] if src.streams.audio else None
+            audio_in = list(src.streams.audio)
             dst = av.open(str(tmp), "w", format=muxer)
             vout = dst.add_stream(video_codec, rate=info.fps, options=_ENCODER_OPTIONS.get(video_codec, {}))
             vout.width, vout.height = info.width, info.height
@@ -574,10 +594,14 @@ def colorize_video(
             vout.time_base = vin.time_base
             if vin.codec_context.sample_aspect_ratio:  # anamorphic film (non-square pixels) keeps its shape
                 vout.codec_context.sample_aspect_ratio = vin.codec_context.sample_aspect_ratio
-            audio_desc = "none"
-            aout, copy_audio = None, False
-            if ain is not None:
-                aout, copy_audio, audio_desc = _audio_stream(dst, ain, audio_fallback)
+            # every audio track, with its tags: (output stream, copied?) by input stream
+            audio: dict[Any, tuple[Any, bool]] = {}
+            descs = []
+            for ain in audio_in:
+                aout, copy_audio, desc = _audio_stream(dst, ain, audio_fallback, muxer)
+                audio[ain] = (aout, copy_audio)
+                descs.append(desc)
+            audio_desc = "; ".join(descs) if descs else "none"
             step = max(1, round(1 / (info.fps * vin.time_base)))
             start_s = src.start_time / 1e6 if src.start_time else 0.0
             last_pts: int | None = None
@@ -587,29 +611,38 @@ def colorize_video(
             bar = tqdm(total=info.frames or (round(info.duration * info.fps) if info.duration else None),
                        unit="frame", desc=src_path.name, disable=not progress, dynamic_ncols=True)
 
+            def write(packets: Any) -> None:
+                """Mux into the output; a failure there is the output's, not the input's."""
+                try:
+                    dst.mux(packets)
+                except av.error.FFmpegError as exc:
+                    raise VideoError(f"{out_path}: writing the output failed (FFmpeg: {_reason(exc)}); "
+                                     "check the folder is writable and has space, or choose another format") from None
+
             def flush() -> None:
                 for rgb, pts in zip(colorizer(np.stack(batch)), stamps):
                     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                     frame.pts, frame.time_base = pts, vin.time_base
-                    dst.mux(vout.encode(frame))
+                    write(vout.encode(frame))
                 bar.update(len(batch))
                 batch.clear()
                 stamps.clear()
 
-            streams = [vin] + ([ain] if ain is not None else [])
+            streams = [vin] + audio_in
             try:
                 with bar:
                     for packet in src.demux(streams):
                         if packet.pts is not None and packet.time_base is not None:
                             end_s = max(end_s, float((packet.pts + (packet.duration or 0)) * packet.time_base) - start_s)
-                        if packet.stream is ain:
+                        if packet.stream in audio:
+                            aout, copy_audio = audio[packet.stream]
                             if copy_audio and packet.dts is not None:
                                 packet.stream = aout
-                                dst.mux(packet)
+                                write(packet)
                             elif not copy_audio:
                                 for aframe in packet.decode():
                                     aframe.pts = None  # the encoder counts samples itself
-                                    dst.mux(aout.encode(aframe))
+                                    write(aout.encode(aframe))
                             continue
                         for frame in packet.decode():
                             if (frame.width, frame.height) != (info.width, info.height):
@@ -638,9 +671,10 @@ def colorize_video(
                 raise VideoError(
                     f"{src_path}: truncated: the data ends at {end_s:.2f} s of the {info.duration:.2f} s its header states"
                 )
-            dst.mux(vout.encode(None))
-            if aout is not None and not copy_audio:
-                dst.mux(aout.encode(None))
+            write(vout.encode(None))
+            for aout, copy_audio in audio.values():
+                if not copy_audio:
+                    write(aout.encode(None))
             dst.close()
             dst = None
         os.replace(tmp, out_path)

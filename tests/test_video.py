@@ -499,3 +499,48 @@ def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_
     assert proc.returncode == 130 and "interrupted" in err
     assert out.read_bytes() == b"the earlier film"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4", "long.mp4", "tiny.pt"]  # no partial file
+
+
+def _clip_with_audio_tracks(path: Path, codec: str, languages: list[str], n: int = 12, fps: int = 12) -> Path:
+    rate = 48000 if codec == "libopus" else 16000
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libvpx-vp9" if path.suffix == ".webm" else "libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        tracks = []
+        for lang in languages:
+            a = c.add_stream(codec, rate=rate)
+            a.layout = "mono"
+            a.metadata["language"] = lang
+            tracks.append(a)
+        y, x = np.mgrid[0:48, 0:64]
+        for i in range(n):
+            rgb = np.stack([(x * 4 + i * 3) % 256, y * 5 % 256, 255 - (x * 2 % 256)], -1).astype(np.uint8)
+            c.mux(v.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        c.mux(v.encode(None))
+        for k, a in enumerate(tracks):
+            samples = (np.sin(np.arange(rate * n // fps) * 0.05 * (k + 1)) * 8000).astype(np.int16)[None]
+            frame_size = a.codec_context.frame_size or 1024
+            for s in range(0, samples.shape[1] - frame_size + 1, frame_size):
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, s : s + frame_size]), format="s16", layout="mono")
+                af.sample_rate = rate
+                c.mux(a.encode(af))
+            c.mux(a.encode(None))
+    return path
+
+
+def test_opus_audio_into_a_mov_is_re_encoded_not_blamed_on_the_input(tmp_path, tiny_net):
+    # issue 27, case 6: "clip.webm: damaged or truncated ... (FFmpeg: Invalid argument)"
+    clip = _clip_with_audio_tracks(tmp_path / "clip.webm", "libopus", ["eng"])
+    result = video.colorize_video(clip, tmp_path / "out.mov", tiny_net, size=SMALL, progress=False)
+    assert "re-encoded to aac" in result.audio
+    with av.open(str(tmp_path / "out.mov")) as c:
+        assert [s.codec_context.name for s in c.streams.audio] == ["aac"]
+
+
+def test_every_audio_track_is_kept_with_its_language(tmp_path, tiny_net):
+    # issue 27, case 8: one of two tracks kept, language tag lost, summary "audio copied"
+    clip = _clip_with_audio_tracks(tmp_path / "two.mkv", "aac", ["eng", "fra"])
+    result = video.colorize_video(clip, tmp_path / "out.mkv", tiny_net, size=SMALL, progress=False)
+    assert "[eng]" in result.audio and "[fra]" in result.audio
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert [s.metadata.get("language") for s in c.streams.audio] == ["eng", "fra"]
