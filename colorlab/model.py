@@ -98,6 +98,8 @@ class ModelConfig:
             raise ValueError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
         if self.arch not in ARCHS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if self.arch == "unet" and self.backbone != "efficientnet_lite0":
+            raise ValueError(f"the unet architecture reads EfficientNet-Lite0's feature maps; backbone {self.backbone!r} is not supported")
         if self.arch == "paper" and (self.hints or self.trainable_stages):
             raise ValueError("hints and trainable_stages need arch='unet'; the paper's net has neither")
         from .checks import check_temperature

@@ -129,3 +129,61 @@ def test_corrupted_real_files_never_crash(tmp_path, fmt, flips, cut):
     if cut is not None:
         data = data[: cut % (len(data) + 1)]
     _decode_or_reason(tmp_path, bytes(data), ".img")
+
+
+# --- issue 27: options and checkpoints from anywhere: a sane image or one clear error --------------
+
+_NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6), st.none(), st.booleans(), st.text(max_size=3))
+
+
+@pytest.fixture(scope="module")
+def bins_model():
+    from colorlab.model import build_model
+
+    torch.manual_seed(0)
+    return build_model("none", pretrained=False, head="classification").eval()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(temperature=_NUMBERS, saturation=_NUMBERS, size=st.one_of(st.integers(-64, 96), st.floats(allow_nan=True)))
+def test_colorize_options_give_a_sane_image_or_one_clear_error(bins_model, temperature, saturation, size):
+    from colorlab.infer import colorize
+
+    img = np.random.default_rng(0).integers(0, 255, (12, 16, 3), dtype=np.uint8)
+    kwargs = {"size": size}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    if saturation is not None:
+        kwargs["saturation"] = saturation
+    try:
+        out = colorize(img, bins_model, **kwargs)
+    except ValueError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 300
+        return
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert out.max() > 0  # never the black picture of a non-finite decode
+
+
+_CONFIG_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10, 10**7), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+    st.lists(st.integers(-5, 5000), max_size=9), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["backbone", "pretrained", "backbone_weights", "encoder_channels", "fusion_channels", "head", "grid",
+                              "temperature", "arch", "hints", "trainable_stages"]), value=_CONFIG_VALUES)
+@example(field="arch", value="unet")
+@example(field="hints", value=True)
+@example(field="encoder_channels", value=[4096] * 8)
+def test_a_checkpoint_config_from_anywhere_builds_or_is_refused_in_one_line(field, value):
+    from colorlab.checkpoint import CheckpointError, model_from_checkpoint
+    from colorlab.model import ModelConfig
+
+    config = ModelConfig(backbone="none", pretrained=False).to_dict()
+    config[field] = value
+    ckpt = {"format": "colorlab-checkpoint", "version": 1, "model_config": config, "model": {}}
+    try:
+        model_from_checkpoint(ckpt, "crafted.pt", pretrained=False)
+    except CheckpointError as exc:
+        assert str(exc).startswith("crafted.pt: ") and "\n" not in str(exc)
