@@ -605,6 +605,7 @@ def colorize_video(
             step = max(1, round(1 / (info.fps * vin.time_base)))
             start_s = src.start_time / 1e6 if src.start_time else 0.0
             last_pts: int | None = None
+            first_pts: int | None = None
             end_s = 0.0
             batch: list[np.ndarray] = []
             stamps: list[int] = []
@@ -654,6 +655,7 @@ def colorize_video(
                             if last_pts is not None and pts <= last_pts:
                                 pts = last_pts + 1  # encoders need strictly increasing timestamps
                             last_pts = pts
+                            first_pts = pts if first_pts is None else first_pts
                             batch.append(frame.to_ndarray(format="rgb24"))
                             stamps.append(pts)
                             if len(batch) == batch_size:
@@ -671,6 +673,17 @@ def colorize_video(
                 raise VideoError(
                     f"{src_path}: truncated: the data ends at {end_s:.2f} s of the {info.duration:.2f} s its header states"
                 )
+            # The frames that decoded, against the video stream's own stated length: a cut file can
+            # hold packets (timestamps) of frames that no longer decode.
+            stated = float(vin.duration * vin.time_base) if vin.duration and vin.time_base else info.duration
+            first = vin.start_time if vin.start_time is not None else first_pts
+            if stated and last_pts is not None and first is not None:
+                decoded_s = float((last_pts - first) * vin.time_base) + 1 / float(info.fps)
+                if stated - decoded_s > max(2 / float(info.fps), min(TRUNCATION_TOLERANCE_S, 0.1 * stated)):
+                    raise VideoError(
+                        f"{src_path}: truncated: its frames end at {decoded_s:.2f} s of the {stated:.2f} s it states "
+                        f"({colorizer.frames} frames decoded); the file is cut short or damaged"
+                    )
             write(vout.encode(None))
             for aout, copy_audio in audio.values():
                 if not copy_audio:

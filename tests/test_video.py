@@ -544,3 +544,14 @@ def test_every_audio_track_is_kept_with_its_language(tmp_path, tiny_net):
     assert "[eng]" in result.audio and "[fra]" in result.audio
     with av.open(str(tmp_path / "out.mkv")) as c:
         assert [s.metadata.get("language") for s in c.streams.audio] == ["eng", "fra"]
+
+
+def test_a_cut_file_whose_packets_outlive_its_frames_is_called_truncated(tmp_path, tiny_net):
+    # issue 27, case 7: an mkv cut short gave rc 0, no warning, 13 of 24 frames
+    clip = write_clip(tmp_path / "c.mkv", n=24, fps=24)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: int(len(data) * 0.8)])
+    with pytest.raises(video.VideoError, match="truncated"):
+        video.colorize_video(cut, tmp_path / "out.mkv", tiny_net, size=SMALL, progress=False)
+    assert not (tmp_path / "out.mkv").exists()
