@@ -50,6 +50,10 @@ else
     STEPS=${GPU_RUN_STEPS:-4000}
 fi
 
+# The architecture trained in step 2: the U-Net with hints (the default model's), or GPU_RUN_ARCH=paper.
+if [ "${GPU_RUN_ARCH:-unet}" = "paper" ]; then ARCH=(--arch paper); NAME=colorlab-lite0-demo-gpu.pt
+else ARCH=(--arch unet --hints); NAME=colorlab-unet-gpu.pt; fi
+
 # 1. The throughput benchmark (JSON named after the card).
 $PY benchmarks/train_throughput.py "${BENCH[@]}" --workdir "$SCRATCH/bench" --out "$OUT_DIR/train_throughput.json" \
     2>&1 | tee "$OUT_DIR/train_throughput.log"
@@ -63,9 +67,9 @@ if [ "$LEFT" -lt "$TRAIN_FLOOR" ]; then
     exit 0
 fi
 # SIGTERM at the time limit saves the checkpoint (colorlab train saves on SIGTERM and exits 130).
-timeout -s TERM "$LEFT" $CL train --data "$SCRATCH/cache" "${TRAIN[@]}" --epochs 1000 --lr-schedule cosine \
+timeout -s TERM "$LEFT" $CL train --data "$SCRATCH/cache" "${TRAIN[@]}" "${ARCH[@]}" --epochs 1000 --lr-schedule cosine \
     --max-steps "$STEPS" --seed 0 --no-progress --out "$SCRATCH/gpu.pt" 2>&1 | tee "$OUT_DIR/train.log" || true
-$CL export "$SCRATCH/gpu.pt" "$OUT_DIR/colorlab-lite0-demo-gpu.pt" --held-out china,flower  # and the rest of the split's held-out rows (data/README.md)
+$CL export "$SCRATCH/gpu.pt" "$OUT_DIR/$NAME" --held-out china,flower  # and the rest of the split's held-out rows (data/README.md)
 $PY - "$OUT_DIR" "$SCRATCH/gpu.pt" <<'EOF'
 import json, sys, torch
 ckpt = torch.load(sys.argv[2], weights_only=True)

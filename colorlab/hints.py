@@ -30,8 +30,9 @@ __all__ = [
 
 #: Channels of a hint image: scaled a, scaled b, mask.
 HINT_CHANNELS = 3
-#: A user's hint covers a square of ``2 * HINT_HALF + 1`` pixels of the network's input.
-HINT_HALF = 1
+#: A user's hint covers a square of ``2 * HINT_HALF + 1`` pixels of the network's input (7 at 224: the
+#: size of the simulated clicks of training, relative to the photo).
+HINT_HALF = 3
 #: One hint: ``(x, y, (r, g, b))``, x the column and y the row of the photo, an sRGB colour 0-255.
 Hint = tuple[float, float, tuple[int, int, int]]
 #: What a model without hint channels says when given hints.

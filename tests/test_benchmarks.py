@@ -88,3 +88,11 @@ def test_architectures_side_by_side_tiny_cpu(tmp_path):
     assert all(row["train_img_s"] > 0 and row["colorize_ms"] > 0 for row in r["rows"].values())
     ratio = r["unet_over_paper"]["regression"]["colorize_ms"]
     assert abs(ratio - r["rows"]["unet/regression"]["colorize_ms"] / r["rows"]["paper/regression"]["colorize_ms"]) < 1e-2
+
+
+def test_hint_gain_tiny_cpu(tmp_path):
+    out = tmp_path / "hints.json"
+    proc = _run("hint_gain.py", "--data", "sample", "--counts", "0,3", "--threads", "1", "--out", str(out))
+    assert "PSNR gain over gray" in proc.stdout
+    r = json.loads(out.read_text())
+    assert r["photos"] == 2 and set(r["gain_db"]) == {"0", "3"}

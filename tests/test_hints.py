@@ -50,7 +50,9 @@ def test_hint_image_puts_the_colour_s_ab_in_a_small_square_at_the_scaled_place()
     assert image.shape == (1, 3, 20, 40)
     mask = image[0, 2]
     ys, xs = torch.nonzero(mask, as_tuple=True)
-    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (9, 11, 19, 21)
+    from colorlab.hints import HINT_HALF
+
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (10 - HINT_HALF, 10 + HINT_HALF, 20 - HINT_HALF, 20 + HINT_HALF)
     lab = rgb_to_lab(torch.tensor([200, 30, 30.0]).view(1, 3, 1, 1) / 255)
     torch.testing.assert_close(image[0, :2, 10, 20], lab[0, 1:, 0, 0] / 128)
     assert image[0, :2][:, mask == 0].abs().max() == 0

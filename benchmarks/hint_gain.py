@@ -1,0 +1,88 @@
+"""How much do colour hints help? PSNR over gray against the number of true-colour hints.
+
+For every ``--every``-th held-out photo of a split (or the bundled held-out photos with
+``--data sample``), the photo is centre-cropped to 256² (``colorlab evaluate``'s protocol) and
+colorized with 0, 1, 2, 5, ... hints, each at a random pixel (seeded) with the true mean colour of
+the 5×5 pixels around it: the clicks of a user who knows the answer. The table gives the mean
+PSNR gain over the gray baseline for each count.
+
+    python benchmarks/hint_gain.py --data ~/colorlab-photos --split data/splits/photo-mix.csv --every 8
+    python benchmarks/hint_gain.py --data sample --counts 0,5      # a smoke run on the bundled photos
+
+Writes JSON to ``--out`` (default ``benchmarks/results/hint_gain-cpu.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from colorlab.data import center_crop_resize, heldout_images, load_item  # noqa: E402
+from colorlab.device import choose_threads  # noqa: E402
+from colorlab.infer import colorize, load_model, load_pretrained  # noqa: E402
+from colorlab.metrics import gray_baseline, psnr  # noqa: E402
+
+
+def true_hints(truth: np.ndarray, count: int, rng: np.random.Generator) -> list:
+    """``count`` hints at random pixels, each the true mean colour of the 5x5 pixels around it."""
+    h, w = truth.shape[:2]
+    points = rng.integers(2, [w - 2, h - 2], size=(count, 2))
+    return [(int(x), int(y), tuple(int(c) for c in truth[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(0).round()))
+            for x, y in points]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="sample", help="photo root of --split, or 'sample' for the bundled held-out photos")
+    p.add_argument("--split", default=None, help="split file whose held-out photos are used")
+    p.add_argument("--every", type=int, default=1, help="use every N-th held-out photo")
+    p.add_argument("--checkpoint", default=None, help="a model that takes hints (default: the demo model)")
+    p.add_argument("--counts", default="0,1,2,5,10,20,50", help="numbers of hints, comma-separated")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "hint_gain-cpu.json"))
+    args = p.parse_args(argv)
+    torch.set_num_threads(choose_threads(args.threads))
+    model = load_model(args.checkpoint, "cpu") if args.checkpoint else load_pretrained("cpu")
+    if args.split:
+        from colorlab.splits import read_split, select
+
+        items = select(read_split(args.split), "heldout", args.data, verify=False)[:: args.every]
+    else:
+        items = list(heldout_images().values())
+    counts = [int(c) for c in args.counts.split(",")]
+    rng = np.random.default_rng(args.seed)
+    gains: dict[int, list[float]] = {c: [] for c in counts}
+    for item in items:
+        truth = center_crop_resize(load_item(item), 256)
+        gray = psnr(gray_baseline(truth), truth)
+        if not np.isfinite(gray):  # a grayscale photo: nothing to compare
+            continue
+        for c in counts:
+            gains[c].append(psnr(colorize(truth, model, hints=true_hints(truth, c, rng)), truth) - gray)
+    rows = {c: round(float(np.mean(g)), 3) for c, g in gains.items()}
+    n = len(gains[counts[0]])
+    print(f"{'hints':>6} {'PSNR gain over gray (dB)':>26}   ({n} held-out photos)")
+    for c, g in rows.items():
+        print(f"{c:>6} {g:>+26.2f}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".tmp").write_text(json.dumps({"schema": 1, "photos": n, "checkpoint": args.checkpoint or "demo",
+                                                   "split": args.split, "every": args.every, "seed": args.seed,
+                                                   "gain_db": rows}, indent=2) + "\n")
+    out.with_suffix(".tmp").replace(out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
