@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from .device import choose_precision, resolve_device
-from .files import atomic_write
+from .files import atomic_write, replace_problem
 from .model import ColorizationNet, ModelConfig, create_model
 from .resources import model_path
 
@@ -237,11 +237,24 @@ def export_checkpoint(
     step and history; no optimizer. Refuses to write over ``src`` or (unless ``overwrite``) any existing file."""
     if Path(dst).exists() and Path(dst).resolve() == Path(src).resolve():
         raise CheckpointError(f"{dst}: is the checkpoint being exported; write the copy to another file")
+    problem = replace_problem(dst, overwrite=overwrite, inputs=[src], ours=is_colorlab_checkpoint, what="a colorlab checkpoint",
+                              how="pass --overwrite to replace it, or choose another name")
+    if problem:
+        raise (FileExistsError if not overwrite else CheckpointError)(problem)
     ckpt = load_checkpoint(src)
     model = model_from_checkpoint(ckpt, src, pretrained=False)  # the extractor's weights are not stored
     meta = {**(ckpt.get("extra") or {}), **(extra or {})}
     return save_checkpoint(dst, model, half=half, overwrite=overwrite, epoch=ckpt.get("epoch", 0), step=ckpt.get("step", 0),
                            history=ckpt.get("history"), extra=meta)
+
+
+def is_colorlab_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a file colorlab can read as one of its checkpoints."""
+    try:
+        load_checkpoint(path)
+    except CheckpointError:
+        return False
+    return True
 
 
 def describe_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

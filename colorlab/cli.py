@@ -332,9 +332,10 @@ def _plan_problems(plan: list[tuple[str, Path | None, str | None]], overwrite: b
     allowed), a file colorlab did not write replaced (never allowed), an earlier result replaced
     (only with ``--overwrite``)."""
     from .data import is_colorlab_output
+    from .files import replace_problem
 
     problems, by_target = [], {}
-    inputs = {os.path.normcase(os.path.realpath(s)) for s, _, e in plan if s != STDIO and not e and os.path.exists(s)}
+    inputs = [s for s, _, e in plan if s != STDIO and not e]
     for source, target, error in plan:
         if target is None or error:
             continue
@@ -342,17 +343,13 @@ def _plan_problems(plan: list[tuple[str, Path | None, str | None]], overwrite: b
         if key in by_target:
             problems.append(f"{by_target[key]} and {source} would both be written to {target}; colorize them into separate folders")
         by_target[key] = source
-        if not target.exists():
-            continue
-        if source != STDIO and os.path.exists(source) and os.path.samefile(source, target):
+        if source != STDIO and target.exists() and os.path.exists(source) and os.path.samefile(source, target):
             problems.append(f"{source}: colorizing it to {target} would replace the photo itself; choose another -o")
-        elif os.path.normcase(os.path.realpath(target)) in inputs:
-            problems.append(f"{source}: its result {target} would replace an input photo of this run; choose another -o")
-        elif not overwrite:
-            problems.append(f"{target}: already exists (an earlier result?); pass --overwrite to replace it, or choose another -o")
-        elif not is_colorlab_output(target):
-            problems.append(f"{target}: exists and is not a colorlab result (a photo of yours?); --overwrite replaces only "
-                            "colorlab's own earlier results; choose another -o")
+            continue
+        problem = replace_problem(target, overwrite=overwrite, inputs=inputs, ours=is_colorlab_output,
+                                  how="pass --overwrite to replace it, or choose another -o")
+        if problem:
+            problems.append(problem)
     return problems
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "current_umask", "check_writable", "exclusive_lock", "LockedError", "Terminated", "sigterm_as_interrupt"]
+__all__ = [
+    "atomic_write", "current_umask", "check_writable", "exclusive_lock", "LockedError", "Terminated", "sigterm_as_interrupt",
+    "replace_problem",
+]
 
 
 class LockedError(RuntimeError):
@@ -155,3 +158,33 @@ def sigterm_as_interrupt(exception: type[KeyboardInterrupt] = Terminated) -> Ite
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def replace_problem(
+    target: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+    ours: Callable[[Path], bool] | None = None,
+    what: str = "a colorlab result",
+    how: str = "pass --overwrite to replace it, or choose another name",
+) -> str | None:
+    """The one rule for writing ``target``: ``None`` if it may be written, else why not (one line).
+
+    A file that does not exist may always be written. An existing one never if it is an input of
+    this run (``inputs``); otherwise only with ``overwrite``, and then only if ``ours(target)``
+    says colorlab made it (an earlier result, checkpoint or film): a file the user made is never
+    replaced, whatever the flags. Every colorlab writer asks this before long work starts.
+    """
+    target = Path(target)
+    if not target.exists():
+        return None
+    for source in inputs:
+        if os.path.exists(source) and os.path.samefile(source, target):
+            return f"{target}: is an input of this run and is never replaced; choose another name"
+    if not overwrite:
+        return f"{target}: already exists (an earlier result?); {how}"
+    if ours is not None and not ours(target):
+        return (f"{target}: exists and is not {what} (a file of yours?); --overwrite replaces only colorlab's own "
+                "earlier results; choose another name")
+    return None

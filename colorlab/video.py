@@ -481,13 +481,33 @@ def _temp_path(output: Path) -> Path:
     return output.with_name(f".{output.stem}.{secrets.token_hex(4)}.partial{output.suffix}")
 
 
+#: The comment colorlab writes into every film it makes (so that --overwrite can tell them from a user's).
+FILM_MARK = "colorlab"
+
+
+def is_colorlab_video(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a film that colorlab wrote (its container comment carries colorlab's mark)."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            comment = c.metadata.get("comment") or c.metadata.get("COMMENT") or ""
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        return False
+    return comment.startswith(FILM_MARK)
+
+
 def _output_format(output: Path, overwrite: bool) -> tuple[str, str, str]:
     """(muxer, video encoder, fallback audio encoder) for ``output``, after checking it may be written."""
     suffix = output.suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise ValueError(f"{output}: unsupported output type {output.suffix or '(none)'!r}; use one of {', '.join(OUTPUT_FORMATS)}")
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"{output}: already exists; choose another name or pass overwrite=True (--overwrite)")
+    from .files import replace_problem
+
+    problem = replace_problem(output, overwrite=overwrite, ours=is_colorlab_video, what="a film colorlab made",
+                              how="choose another name or pass overwrite=True (--overwrite)")
+    if problem:
+        raise (FileExistsError if not overwrite else ValueError)(problem)
     if not output.parent.is_dir():
         raise FileNotFoundError(f"{output.parent}: the output folder does not exist; create it first")
     from .files import check_writable
@@ -586,6 +606,7 @@ def colorize_video(
             vin.thread_type = "AUTO"
             audio_in = list(src.streams.audio)
             dst = av.open(str(tmp), "w", format=muxer)
+            dst.metadata["comment"] = f"{FILM_MARK}: colorized from {src_path.name}"
             vout = dst.add_stream(video_codec, rate=info.fps, options=_ENCODER_OPTIONS.get(video_codec, {}))
             vout.width, vout.height = info.width, info.height
             # 4:2:0 chroma needs even sides; odd sizes keep full chroma instead of losing a pixel row

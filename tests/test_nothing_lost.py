@@ -606,4 +606,19 @@ def test_27_01_overwrite_never_replaces_an_input_photo_or_a_file_colorlab_did_no
     # an input of the same run is never a target, even a colorlab result used as input
     code, _, err = run(["colorize", str(out / "b.png"), str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt,
                         "--size", "16", "--overwrite"], capsys)
-    assert code == 2 and ("input photo of this run" in err or "would both be written" in err)
+    assert code == 2 and ("is an input of this run" in err or "would both be written" in err)
+
+
+def test_27_overwrite_never_replaces_a_file_that_is_not_a_colorlab_checkpoint(tmp_path, ckpt, capsys):
+    # the one rule (colorlab.files.replace_problem) for training and export too
+    data = photo_folder(tmp_path / "photos", n=3)
+    notes = tmp_path / "notes.pt"
+    notes.write_bytes(b"my notes, not a checkpoint")
+    code, _, err = run(["train", "--data", data, "--epochs", "1", "--batch-size", "2", "--size", "16", "--backbone", "none",
+                        "--out", notes, "--overwrite", "--no-progress"], capsys)
+    assert code == 2 and "not a colorlab checkpoint" in err and notes.read_bytes() == b"my notes, not a checkpoint"
+    code, _, err = run(["export", ckpt, notes, "--overwrite"], capsys)
+    assert code == 2 and "not a colorlab checkpoint" in err and notes.read_bytes() == b"my notes, not a checkpoint"
+    copy = tmp_path / "copy.pt"
+    assert run(["export", ckpt, copy], capsys)[0] == 0
+    assert run(["export", ckpt, copy, "--overwrite"], capsys)[0] == 0  # colorlab's own earlier copy

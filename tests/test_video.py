@@ -394,14 +394,20 @@ def test_frames_above_the_pixel_limit_are_refused_before_decoding(clip, tmp_path
         video.colorize_video(clip, tmp_path / "out.mp4", tiny_net, max_pixels=1000, progress=False)
 
 
-def test_an_existing_output_is_kept_unless_overwrite(clip, tmp_path, tiny_net):
+def test_an_existing_output_is_kept_unless_overwrite_and_a_users_file_always(clip, tmp_path, tiny_net):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"precious")
     with pytest.raises(FileExistsError, match="overwrite"):
         video.colorize_video(clip, out, tiny_net, size=SMALL, progress=False)
+    # issue 27: --overwrite replaces only colorlab's own earlier films, never a file of the user's
+    with pytest.raises(ValueError, match="not a film colorlab made"):
+        video.colorize_video(clip, out, tiny_net, size=SMALL, progress=False, overwrite=True)
     assert out.read_bytes() == b"precious"
-    video.colorize_video(clip, out, tiny_net, size=SMALL, progress=False, overwrite=True)
-    assert video.probe(out).frames == 12
+    ours = tmp_path / "ours.mp4"
+    video.colorize_video(clip, ours, tiny_net, size=SMALL, progress=False)
+    assert video.is_colorlab_video(ours) and not video.is_colorlab_video(clip)
+    video.colorize_video(clip, ours, tiny_net, size=SMALL, progress=False, overwrite=True)
+    assert video.probe(ours).frames == 12
 
 
 def test_the_input_is_never_the_output(clip, tiny_net):
@@ -477,7 +483,7 @@ def test_the_pixel_limit_names_a_way_out_that_exists_and_the_cli_flag_works(clip
     assert out.is_file()
 
 
-def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_file(tmp_path, tiny_checkpoint):
+def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_file(tmp_path, tiny_checkpoint, tiny_net):
     # issue 27, case 11: `kill -TERM` left `.keep.<hex>.partial.mp4` behind for good
     import signal
     import subprocess
@@ -486,7 +492,9 @@ def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_
 
     clip = write_clip(tmp_path / "long.mp4", n=600, size=(256, 192), fps=24)
     out = tmp_path / "keep.mp4"
-    out.write_bytes(b"the earlier film")
+    video.colorize_video(write_clip(tmp_path / "short.mp4", n=6), out, tiny_net, size=SMALL, progress=False)
+    (tmp_path / "short.mp4").unlink()
+    earlier = out.read_bytes()  # an earlier film of colorlab's: --overwrite may replace it, if it finishes
     proc = subprocess.Popen([sys.executable, "-m", "colorlab", "colorize-video", str(clip), "-o", str(out), "--overwrite",
                              "--checkpoint", str(tiny_checkpoint), "--size", "192", "--batch-size", "2", "--no-progress",
                              "--threads", "1"], stderr=subprocess.PIPE, text=True)
@@ -497,7 +505,7 @@ def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in err
-    assert out.read_bytes() == b"the earlier film"
+    assert out.read_bytes() == earlier
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4", "long.mp4", "tiny.pt"]  # no partial file
 
 

@@ -34,7 +34,7 @@ from .. import colorbins
 from ..checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from ..color import rgb_to_network
 from ..device import PRECISIONS, choose_precision, resolve_device
-from ..files import check_writable, exclusive_lock, sigterm_as_interrupt
+from ..files import check_writable, exclusive_lock, replace_problem, sigterm_as_interrupt
 from ..model import ColorizationNet
 from ..train import LOSSES, train_step, validate
 from . import distributed as dist
@@ -214,6 +214,12 @@ class Trainer:
                 f"{self.checkpoint}: already exists; continue it with resume=True (CLI: --resume), "
                 "replace it with overwrite=True (--overwrite), or choose another file"
             )
+        if overwrite and not resume:
+            from ..checkpoint import is_colorlab_checkpoint
+
+            problem = replace_problem(self.checkpoint, overwrite=True, ours=is_colorlab_checkpoint, what="a colorlab checkpoint")
+            if problem:
+                raise ValueError(problem)
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path | None:
         """Write a checkpoint of the current state (atomically). Only rank 0 writes."""
