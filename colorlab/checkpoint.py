@@ -231,10 +231,11 @@ def load_model(
 
 def export_checkpoint(
     src: str | os.PathLike[str], dst: str | os.PathLike[str], *, half: bool = True, extra: dict[str, Any] | None = None,
-    overwrite: bool = False,
+    overwrite: bool = False, temperature: float | None = None,
 ) -> Path:
     """A small shipping copy of a training checkpoint: the weights (float16 by default), config,
-    step and history; no optimizer. Refuses to write over ``src`` or (unless ``overwrite``) any existing file."""
+    step and history; no optimizer. Refuses to write over ``src`` or (unless ``overwrite``) any existing file.
+    ``temperature`` sets the decoding temperature a classification head uses by default."""
     if Path(dst).exists() and Path(dst).resolve() == Path(src).resolve():
         raise CheckpointError(f"{dst}: is the checkpoint being exported; write the copy to another file")
     problem = replace_problem(dst, overwrite=overwrite, inputs=[src], ours=is_colorlab_checkpoint, what="a colorlab checkpoint",
@@ -243,6 +244,12 @@ def export_checkpoint(
         raise (FileExistsError if not overwrite else CheckpointError)(problem)
     ckpt = load_checkpoint(src)
     model = model_from_checkpoint(ckpt, src, pretrained=False)  # the extractor's weights are not stored
+    if temperature is not None:
+        from .checks import check_temperature
+
+        if model.config.head != "classification":
+            raise CheckpointError(f"{src}: a temperature applies to a classification head; this model has the {model.config.head} head")
+        model.config.temperature = check_temperature(temperature)
     meta = {**(ckpt.get("extra") or {}), **(extra or {})}
     return save_checkpoint(dst, model, half=half, overwrite=overwrite, epoch=ckpt.get("epoch", 0), step=ckpt.get("step", 0),
                            history=ckpt.get("history"), extra=meta)

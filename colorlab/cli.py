@@ -259,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--float32", action="store_true", help="keep float32 weights")
     x.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (never the checkpoint being exported)")
     x.add_argument("--held-out", default="", metavar="NAMES", help="comma-separated photos not used in training (recorded)")
+    x.add_argument("--temperature", type=float, default=None, metavar="T",
+                   help="a classification head's default decoding temperature in the copy (0.38 is the paper's)")
     return parser
 
 
@@ -662,7 +664,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.out}: is a folder; give the file name of the copy, e.g. {Path(args.out) / 'model.pt'}")
     if Path(args.out).exists() and not args.overwrite:
         raise FileExistsError(f"{args.out}: already exists; pass --overwrite to replace it, or choose another file")
-    path = export_checkpoint(args.checkpoint, args.out, half=not args.float32, extra={"held_out": held_out}, overwrite=args.overwrite)
+    path = export_checkpoint(args.checkpoint, args.out, half=not args.float32, extra={"held_out": held_out}, overwrite=args.overwrite,
+                             temperature=args.temperature)
     print(f"{args.checkpoint} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

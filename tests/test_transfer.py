@@ -162,3 +162,15 @@ def test_train_evaluate_and_colorize_with_hints_from_the_command_line(tmp_path, 
     out = tmp_path / "out.png"
     assert main(["colorize", str(data / "coffee.jpg"), "-o", str(out), "--checkpoint", str(ckpt), "--size", "64"]) == 0
     assert Image.open(out).size == Image.open(data / "coffee.jpg").size
+
+
+def test_export_can_set_a_classification_heads_temperature(tmp_path, capsys):
+    net = create_model(ModelConfig(arch="unet", head="classification", pretrained=False))
+    src = save_checkpoint(tmp_path / "run.pt", net)
+    assert main(["export", str(src), str(tmp_path / "copy.pt"), "--temperature", "0.25"]) == 0
+    assert torch.load(tmp_path / "copy.pt", weights_only=True)["model_config"]["temperature"] == 0.25
+    assert main(["export", str(src), str(tmp_path / "bad.pt"), "--temperature", "nan"]) == 2
+    assert "temperature must be a number" in capsys.readouterr().err
+    reg = save_checkpoint(tmp_path / "reg.pt", create_model(ModelConfig(arch="unet", pretrained=False)))
+    assert main(["export", str(reg), str(tmp_path / "reg-copy.pt"), "--temperature", "0.3"]) == 2
+    assert "applies to a classification head" in capsys.readouterr().err
