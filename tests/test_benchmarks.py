@@ -96,3 +96,24 @@ def test_hint_gain_tiny_cpu(tmp_path):
     assert "PSNR gain over gray" in proc.stdout
     r = json.loads(out.read_text())
     assert r["photos"] == 2 and set(r["gain_db"]) == {"0", "3"}
+
+
+def test_temperature_on_validation_tiny_cpu(tmp_path, photos):
+    from PIL import Image
+
+    from colorlab.cache import prepare
+    from colorlab.checkpoint import save_checkpoint
+    from colorlab.model import build_model
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chelsea", "coffee", "astronaut", "rocket", "china", "flower"):
+        Image.fromarray(photos[name]).save(folder / f"{name}.png")
+    cache = prepare(folder, tmp_path / "cache", size=32, workers=1, progress=False)
+    ckpt = save_checkpoint(tmp_path / "bins.pt", build_model("none", pretrained=False, head="classification"))
+    out = tmp_path / "t.json"
+    proc = _run("temperature_on_validation.py", "--cache", str(cache), "--checkpoint", str(ckpt), "--val-fraction", "0.34",
+                "--every", "1", "--size", "32", "--temperatures", "0.38,1.0", "--threads", "1", "--out", str(out))
+    assert "validation photos" in proc.stdout
+    r = json.loads(out.read_text())
+    assert set(r["rows"]) == {"0.38", "1.0"} and r["photos"] >= 1

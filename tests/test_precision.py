@@ -93,11 +93,16 @@ def test_bf16_training_follows_the_same_loss_curve_as_fp32(photos):
 @pytest.mark.parametrize(
     "head, names, mean_limit, p99_limit",
     [
-        # measured over all 12 bundled photos at size 96: mean <= 0.96, p99 <= 1.53, max 2.02 Lab units
-        ("regression", ("china", "flower", "coffee", "astronaut"), 2.0, 4.0),
+        # the U-Net (default), measured over all 12 bundled photos at size 96: mean <= 1.59, p99 <= 4.97
+        # (both on rocket, a photo of large flat areas where a small shift covers many pixels), max 6.46
+        ("regression", ("china", "flower", "coffee", "rocket"), 2.5, 7.0),
+        # the U-Net vivid (T = 0.7), measured over all 12: mean <= 0.71 (immunohistochemistry), p99 <= 3.95 (chelsea), max 5.34
+        ("classification", ("china", "flower", "immunohistochemistry", "chelsea"), 1.5, 6.0),
+        # the paper net, measured over all 12 bundled photos at size 96: mean <= 0.96, p99 <= 1.53, max 2.02 Lab units
+        ("paper-regression", ("china", "flower", "coffee", "astronaut"), 2.0, 4.0),
         # the annealed mean (T = 0.38) sharpens the logits, so bf16's rounding of them moves the
         # colour more; measured over all 12: mean <= 3.71, p99 <= 4.91, max 6.0 (hubble_deep_field, rocket)
-        ("classification", ("china", "flower", "hubble_deep_field", "rocket"), 5.0, 8.0),
+        ("paper-classification", ("china", "flower", "hubble_deep_field", "rocket"), 5.0, 8.0),
     ],
 )
 def test_bf16_colorize_with_the_shipped_models_stays_within_a_stated_lab_distance_of_fp32(photos, head, names, mean_limit, p99_limit):
