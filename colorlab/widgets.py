@@ -43,7 +43,12 @@ __all__ = ["ColorizeApp", "RealOrColorizedApp", "ab_picker", "png_bytes", "find_
 #: Longest side of the before/after previews (the download keeps the full size).
 PREVIEW_SIDE = 640
 #: Menu labels of the shipped demo models, by head (those whose files exist are listed).
-DEMO_LABELS = {"classification": "demo: classification (colourful)", "regression": "demo: regression (the paper's)"}
+DEMO_LABELS = {
+    "regression": "demo: U-Net (default)",
+    "classification": "demo: U-Net vivid (colour bins)",
+    "paper-regression": "demo: paper net (regression)",
+    "paper-classification": "demo: paper net (colour bins)",
+}
 #: The menu's default: the demo model that :func:`colorlab.colorize` uses.
 DEMO_MODEL = DEMO_LABELS[DEFAULT_HEAD]
 #: What the app says while it colorizes (its controls are disabled meanwhile).

@@ -269,21 +269,23 @@ def test_model_menu_offers_every_demo_model_whose_file_exists(demo_checkpoint, b
     from colorlab.widgets import DEMO_LABELS, DEMO_MODEL, ColorizeApp, demo_checkpoints
 
     assert DEMO_MODEL == DEMO_LABELS[DEFAULT_HEAD]
-    assert DEMO_LABELS["classification"] == "demo: classification (colourful)"
-    assert DEMO_LABELS["regression"] == "demo: regression (the paper's)"
+    assert DEMO_LABELS["regression"] == "demo: U-Net (default)"
+    assert DEMO_LABELS["classification"] == "demo: U-Net vivid (colour bins)"
+    assert DEMO_LABELS["paper-regression"] == "demo: paper net (regression)"
+    assert set(DEMO_LABELS) == set(DEMO_MODELS)
     real = colorlab.checkpoint.model_path
     missing = {name: real(name).with_name("not-there.pt") for name in DEMO_MODELS.values()}
     monkeypatch.setattr(colorlab.checkpoint, "model_path", lambda name: missing.get(name) if name != DEMO_MODELS[DEFAULT_HEAD] else real(name))
     assert list(demo_checkpoints()) == [DEMO_MODEL]  # a demo whose file is absent is not offered
 
-    shipped = {DEMO_MODELS["classification"]: bins_checkpoint, DEMO_MODELS["regression"]: real(DEMO_MODELS["regression"])}
+    shipped = {name: bins_checkpoint if "classification" in head else real(name) for head, name in DEMO_MODELS.items()}
     monkeypatch.setattr(colorlab.checkpoint, "model_path", lambda name: shipped[name])
     app = ColorizeApp(checkpoints={}, photo="chelsea", size=64)
     assert list(app.checkpoint.options) == [DEMO_MODEL] + [DEMO_LABELS[h] for h in DEMO_MODELS if h != DEFAULT_HEAD]
     assert app.checkpoint.value == DEMO_MODEL
     app.checkpoint.value = DEMO_LABELS["classification"]
     assert shown(app.temperature_box) and app.result is not None
-    assert "demo: classification (colourful)" in app.message_text
+    assert "demo: U-Net vivid (colour bins)" in app.message_text
 
 
 def test_a_model_in_memory_can_be_offered(demo_checkpoint, tiny_net):
