@@ -210,6 +210,7 @@ def test_lesson_4_leads_with_held_out_photos_labels_the_seen_ones_and_writes_the
         eval_size=64,
         network_size=64,
         metrics_path=str(metrics),
+        race_steps=2,
     )
     result = json.loads(metrics.read_text())
     from colorlab.data import SAMPLE_PHOTOS, heldout_images
@@ -230,6 +231,11 @@ def test_lesson_4_leads_with_held_out_photos_labels_the_seen_ones_and_writes_the
     assert "MSE                  a   +4.4  b  +45.1" in text
     # the worst cases say which of them were held out
     assert "worst three:" in text and "held out among them:" in text
+    # section 7: the race between the two architectures on the same batches, and the shipped pair
+    assert "paper net  trains" in text and "U-Net      trains" in text
+    assert text.count("held out: PSNR gain over gray") == 2
+    markdown = "\n".join(str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells for o in c.get("outputs", []))
+    assert "After 2 steps on ten photos the U-Net gains" in markdown
     # the held-out figure (the README's picture) is written beside the lesson it ran as, here a scratch copy
     assert figure.is_file()
 
