@@ -33,9 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones import BACKBONES, create_backbone
-from .color import l_to_gray_rgb, scale_ab, unscale_l
+from .color import l_to_gray_rgb, unscale_l
 from .hints import HINT_CHANNELS, empty_hints
-from .model import STRIDE, ModelConfig
+from .model import STRIDE, ColorizationNet, ModelConfig
 
 __all__ = ["TransferNet", "Trunk", "TRUNK_CHANNELS", "DECODER_CHANNELS", "PAD_TO"]
 
@@ -190,14 +190,8 @@ class TransferNet(nn.Module):
             out = F.interpolate(out, scale_factor=2, mode="bilinear")
         return out
 
-    def decode(self, output: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
-        """The network's output -> scaled ``ab`` ``(B, 2, H, W)`` (see ``ColorizationNet.decode``)."""
-        if self.config.head == "regression":
-            return output
-        from .colorbins import annealed_mean
-
-        ab = annealed_mean(output, self.ab_bins, self.config.temperature if temperature is None else temperature)
-        return F.interpolate(scale_ab(ab), scale_factor=2, mode="bilinear")
+    #: The network's output -> scaled ``ab`` ``(B, 2, H, W)``: exactly the paper net's decoding.
+    decode = ColorizationNet.decode
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights that training changes: the decoder's, and the trunk's stages it unfroze."""
