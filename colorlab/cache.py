@@ -177,6 +177,10 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
     index_path, images_path, state_path, bad_path = (out / n for n in (INDEX_NAME, IMAGES_NAME, STATE_NAME, BAD_NAME))
 
     resume = False
+    strays = [p for p in (images_path, state_path, bad_path) if p.exists()]
+    if strays and not index_path.is_file():  # files of these names, but no cache: not colorlab's to replace
+        raise FileExistsError(f"{strays[0]}: exists and is not part of a colorlab cache (a file of yours?); it is never "
+                              "replaced, even with --overwrite; choose another --out")
     if index_path.is_file():
         try:
             old = read_index(out)

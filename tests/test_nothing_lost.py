@@ -622,3 +622,14 @@ def test_27_overwrite_never_replaces_a_file_that_is_not_a_colorlab_checkpoint(tm
     copy = tmp_path / "copy.pt"
     assert run(["export", ckpt, copy], capsys)[0] == 0
     assert run(["export", ckpt, copy, "--overwrite"], capsys)[0] == 0  # colorlab's own earlier copy
+
+
+def test_27_prepare_never_replaces_files_that_are_not_a_colorlab_cache(tmp_path, capsys):
+    data = photo_folder(tmp_path / "photos", n=3)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "images.npy").write_bytes(b"my own array")
+    for extra in ([], ["--overwrite"]):
+        code, _, err = run(["prepare", "--data", data, "--out", out, "--size", "24", "--workers", "1", "--no-progress", *extra], capsys)
+        assert code == 2 and "not part of a colorlab cache" in err
+        assert (out / "images.npy").read_bytes() == b"my own array"
