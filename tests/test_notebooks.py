@@ -256,7 +256,7 @@ def test_lesson_5_builds_the_app_compares_the_models_and_reports_bad_files(tmp_p
     nb = run_notebook("05_live_colorization.ipynb", tmp_path, checkpoints={"tiny bins": str(bins_checkpoint)})
     text = outputs_text(nb)
     # a second model given as a parameter joins the demo model(s) in the comparison
-    assert "models compared: regression (the paper's)" in text and text.split("models compared:")[1].split("\n")[0].endswith("tiny bins")
+    assert "models compared: U-Net (default)" in text and text.split("models compared:")[1].split("\n")[0].endswith("tiny bins")
     assert "chelsea  Egyptian cat" in text and "coffee   espresso" in text  # the extractor's top guesses
     assert "chelsea (300, 451) -> the network sees (224, 336)" in text
     assert "a 200x1500 photo -> the network sees (136, 1024)" in text
