@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from colorlab.files import atomic_write  # noqa: E402
 from colorlab.device import choose_precision, choose_threads, cpu_name, resolve_device  # noqa: E402
 from colorlab.infer import colorize  # noqa: E402
 from colorlab.model import ModelConfig, create_model  # noqa: E402
@@ -133,9 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unet / paper, {head}: training {r['train_img_s']:.2f}x the images/s, colorize {r['colorize_ms']:.2f}x the time")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(out)
+    with atomic_write(out) as f:  # whole or not at all
+        f.write((json.dumps(result, indent=2) + "\n").encode())
     print(f"wrote {out}")
     return 0
 

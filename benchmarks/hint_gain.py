@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from colorlab.data import center_crop_resize, heldout_images, load_item  # noqa: E402
+from colorlab.files import atomic_write  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
 from colorlab.infer import colorize, load_model, load_pretrained  # noqa: E402
 from colorlab.metrics import gray_baseline, psnr  # noqa: E402
@@ -76,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{c:>6} {g:>+26.2f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".tmp").write_text(json.dumps({"schema": 1, "photos": n, "checkpoint": args.checkpoint or "demo",
+    with atomic_write(out) as f:  # whole or not at all
+        f.write((json.dumps({"schema": 1, "photos": n, "checkpoint": args.checkpoint or "demo",
                                                    "split": args.split, "every": args.every, "seed": args.seed,
-                                                   "gain_db": rows}, indent=2) + "\n")
-    out.with_suffix(".tmp").replace(out)
+                                                   "gain_db": rows}, indent=2) + "\n").encode())
     print(f"wrote {out}")
     return 0
 

@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from colorlab.cache import CachedDataset  # noqa: E402
 from colorlab.data import split_items  # noqa: E402
+from colorlab.files import atomic_write  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
 from colorlab.infer import colorize, load_model  # noqa: E402
 from colorlab.metrics import colorfulness, gray_baseline, psnr  # noqa: E402
@@ -61,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{t:>6g} {gain:>+20.2f} {colour:>22.2f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".tmp").write_text(json.dumps({"schema": 1, "checkpoint": args.checkpoint, "photos": len(photos),
-                                                   "rows": rows}, indent=2) + "\n")
-    out.with_suffix(".tmp").replace(out)
+    with atomic_write(out) as f:  # whole or not at all
+        f.write((json.dumps({"schema": 1, "checkpoint": args.checkpoint, "photos": len(photos),
+                                                   "rows": rows}, indent=2) + "\n").encode())
     print(f"wrote {out}")
     return 0
 

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from .crops import CropSpec, crop_batch, sample_crop, thumbnail
-from .files import atomic_write, exclusive_lock
+from .files import atomic_write, exclusive_lock, replace_problem
 from .data import ImageLoadError, center_crop_resize, find_images, is_grayscale, item_name, load_item
 
 __all__ = [
@@ -179,8 +179,8 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
     resume = False
     strays = [p for p in (images_path, state_path, bad_path) if p.exists()]
     if strays and not index_path.is_file():  # files of these names, but no cache: not colorlab's to replace
-        raise FileExistsError(f"{strays[0]}: exists and is not part of a colorlab cache (a file of yours?); it is never "
-                              "replaced, even with --overwrite; choose another --out")
+        # the one rule (files.replace_problem), asked as if --overwrite were given: these are never colorlab's
+        raise FileExistsError(replace_problem(strays[0], overwrite=True, ours=lambda _: False, what="part of a colorlab cache"))
     if index_path.is_file():
         try:
             old = read_index(out)

@@ -662,8 +662,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     held_out = [n for n in args.held_out.split(",") if n]
     if Path(args.out).is_dir():
         raise ValueError(f"{args.out}: is a folder; give the file name of the copy, e.g. {Path(args.out) / 'model.pt'}")
-    if Path(args.out).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.out}: already exists; pass --overwrite to replace it, or choose another file")
     path = export_checkpoint(args.checkpoint, args.out, half=not args.float32, extra={"held_out": held_out}, overwrite=args.overwrite,
                              temperature=args.temperature)
     print(f"{args.checkpoint} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -222,3 +222,39 @@ def test_load_image_bytes_decodes_like_a_file_and_names_bad_uploads(tmp_path, ph
         load_image_bytes(b"plain text", "upload.jpg")
     with pytest.raises(ImageLoadError, match=r"empty\.png: empty file"):
         load_image_bytes(b"", "empty.png")
+
+
+def test_photo_mix_split_holds_out_every_nth_photo_per_collection_by_rules_that_never_look(tmp_path):
+    from colorlab.splits import MIX_SOURCES, photo_mix_split, sha256_of
+
+    def touch(rel: str) -> None:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(rel.encode())  # distinct contents, distinct checksums
+
+    for i in range(12):
+        touch(f"imagenet/n{i:08d}_x.JPEG")
+        touch(f"clothing/images/{i:03d}.jpg")
+        touch(f"food/images/cake/{i:03d}.jpg")
+        touch(f"catsdogs/dataset/training_set/cats/{i:03d}.jpg")
+    for cat in ("a/abbey", "b/bar"):
+        for i in range(305):
+            touch(f"miniplaces/data/images/train/{cat}/{i:08d}.jpg")
+    for i in range(250):
+        touch(f"miniplaces/data/images/val/{i:08d}.jpg")
+    rows = photo_mix_split(tmp_path, progress=False)
+    by = {}
+    for r in rows:
+        by.setdefault((r.split, r.name.split("/")[0]), []).append(r)
+    assert len(by["train", "miniplaces"]) == 600  # 300 per category, not 305
+    assert [r.name for r in by["heldout", "miniplaces"]] == [f"miniplaces/data/images/val/{i:08d}.jpg" for i in (0, 100, 200)]
+    assert [r.name for r in by["heldout", "clothing"]] == ["clothing/images/000.jpg"]  # every 50th of 12
+    assert [r.name for r in by["heldout", "imagenet"]] == ["imagenet/n00000000_x.JPEG", "imagenet/n00000010_x.JPEG"]
+    assert len(by["train", "imagenet"]) == 10 and MIX_SOURCES["imagenet"]["every"] == 10
+    assert all(r.sha256 == sha256_of(tmp_path / r.name) for r in rows if not r.name.startswith("sample:"))
+    assert {r.name for r in by["heldout", "sample:china"] + by["heldout", "sample:flower"]} == {"sample:china", "sample:flower"}
+    import shutil
+
+    shutil.rmtree(tmp_path / "food")
+    with pytest.raises(ValueError, match="food: missing"):
+        photo_mix_split(tmp_path, progress=False)

@@ -150,7 +150,7 @@ def test_06_export_never_replaces_the_training_checkpoint_and_resume_needs_the_o
     assert run(train_args(data, run_pt), capsys)[0] == 0
     before = run_pt.read_bytes()
     code, _, err = run(["export", run_pt, run_pt], capsys)
-    assert code == 2 and "already exists" in one_line(err)
+    assert code == 2 and "is the checkpoint being exported" in one_line(err)
     code, _, err = run(["export", run_pt, run_pt, "--overwrite"], capsys)
     assert code == 2 and "is the checkpoint being exported" in one_line(err)
     assert run_pt.read_bytes() == before

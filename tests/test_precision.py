@@ -118,3 +118,24 @@ def test_bf16_colorize_with_the_shipped_models_stays_within_a_stated_lab_distanc
         means.append(delta_ab.mean())
         p99s.append(np.percentile(delta_ab, 99))
     assert max(means) < mean_limit and max(p99s) < p99_limit, (means, p99s)
+
+
+def test_thread_count_comes_from_the_argument_the_environment_or_the_free_cores(monkeypatch):
+    import os
+
+    from colorlab import device
+
+    monkeypatch.delenv("COLORLAB_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.6, 0.0, 0.0))
+    assert device.free_cores() == 2  # 4 cores, about 2 busy
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert device.free_cores() == 1  # never fewer than one
+    assert device.choose_threads() == 1 and device.choose_threads(3) == 3
+    monkeypatch.setenv("COLORLAB_THREADS", "2")
+    assert device.choose_threads() == 2 and device.choose_threads(4) == 4
+    monkeypatch.setenv("COLORLAB_THREADS", "two")
+    with pytest.raises(ValueError, match="COLORLAB_THREADS must be a whole number"):
+        device.choose_threads()
+    with pytest.raises(ValueError, match="at least 1"):
+        device.choose_threads(0)

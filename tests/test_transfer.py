@@ -174,3 +174,11 @@ def test_export_can_set_a_classification_heads_temperature(tmp_path, capsys):
     reg = save_checkpoint(tmp_path / "reg.pt", create_model(ModelConfig(arch="unet", pretrained=False)))
     assert main(["export", str(reg), str(tmp_path / "reg-copy.pt"), "--temperature", "0.3"]) == 2
     assert "applies to a classification head" in capsys.readouterr().err
+
+
+def test_the_trunk_gives_the_app_imagenet_logits_at_224_whatever_the_input_size(unet):
+    with torch.no_grad():
+        a = unet.extractor(torch.zeros(1, 1, 64, 96))
+        b = unet.extractor(torch.zeros(1, 1, 224, 224))
+    assert a.shape == b.shape == (1, 1000)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=0)  # a flat gray photo looks the same at any size
