@@ -140,11 +140,25 @@ class Precision:
         return f"{self.name}{layout} on {self.device_type} ({self.reason})"
 
 
-def choose_precision(device: str | torch.device, requested: str = "auto") -> Precision:
-    """The precision to compute in on ``device``: ``"auto"`` (the fastest safe one), ``"fp32"`` or ``"bf16"``."""
+#: On the CPU, oneDNN's bf16 convolutions with a stride give wrong numbers (uninitialized memory,
+#: different on every call) when their output is one pixel wide (seen in torch 2.14.1: a 3x3
+#: stride-2 conv from 2 columns to 1). The paper's encoder does that for a network input 8 pixels
+#: wide, so narrower inputs than this are computed in fp32 (they are tiny and fast either way).
+CPU_BF16_MIN_SIDE = 16
+
+
+def choose_precision(device: str | torch.device, requested: str = "auto", min_side: int | None = None) -> Precision:
+    """The precision to compute in on ``device``: ``"auto"`` (the fastest safe one), ``"fp32"`` or ``"bf16"``.
+
+    ``min_side`` is the shorter side of the network input when known: on the CPU an input
+    narrower than :data:`CPU_BF16_MIN_SIDE` is computed in fp32 even when bf16 is asked for,
+    because the CPU's bf16 convolutions are wrong there (see :data:`CPU_BF16_MIN_SIDE`).
+    """
     if requested not in PRECISIONS:
         raise ValueError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISIONS)}")
     kind = torch.device(device).type
+    if kind == "cpu" and requested != "fp32" and min_side is not None and min_side < CPU_BF16_MIN_SIDE:
+        return Precision(torch.float32, False, kind, f"an input {min_side} px wide is wrong in the CPU's bf16 convolutions")
     if requested == "fp32":
         return Precision(torch.float32, kind == "cuda", kind, "asked for")
     if requested == "bf16":

@@ -85,10 +85,10 @@ def predict_ab(
     if hints is not None and not takes_hints(model):
         raise ValueError(NO_HINTS_MESSAGE)
     device = _model_device(model)
-    prec = choose_precision(device, precision)
     t = torch.from_numpy(np.array(rgb_small)) if not isinstance(rgb_small, torch.Tensor) else rgb_small
     if t.dim() == 3:
         t = t.unsqueeze(0)
+    prec = choose_precision(device, precision, min_side=min(t.shape[1], t.shape[2]))
     l_net = scale_l(rgb_uint8_to_l(t.to(device).permute(0, 3, 1, 2)))
     if prec.channels_last:
         l_net = l_net.contiguous(memory_format=torch.channels_last)

@@ -139,3 +139,25 @@ def test_thread_count_comes_from_the_argument_the_environment_or_the_free_cores(
         device.choose_threads()
     with pytest.raises(ValueError, match="at least 1"):
         device.choose_threads(0)
+
+
+def test_an_input_too_narrow_for_the_cpus_bf16_convolutions_is_computed_in_fp32(monkeypatch):
+    """torch 2.14.1's oneDNN gives garbage (different on each call) for a bf16 stride-2 conv whose output
+    is one pixel wide: the paper's encoder on an 8-px-wide input. Found by the property test on CI
+    (a 166x1 photo, black bottom rows); now such inputs are computed in fp32, even when bf16 is asked for."""
+    from colorlab.device import CPU_BF16_MIN_SIDE
+    from colorlab.infer import predict_ab
+
+    _pretend_cpu(monkeypatch, "Intel Xeon", {"amx_bf16"})
+    narrow = choose_precision("cpu", "bf16", min_side=CPU_BF16_MIN_SIDE - 8)
+    assert narrow.dtype == torch.float32 and "px wide" in narrow.reason
+    assert choose_precision("cpu", "auto", min_side=CPU_BF16_MIN_SIDE).dtype == torch.bfloat16
+    assert choose_precision("cuda", "bf16", min_side=8).dtype == torch.bfloat16  # a CPU rule only
+    torch.manual_seed(0)
+    model = build_model("none", encoder_channels=(8,) * 8, fusion_channels=8).eval()
+    small = np.random.default_rng(0).integers(0, 256, (256, 8, 3), dtype=np.uint8)
+    exact = predict_ab(model, small, precision="fp32")
+    for _ in range(5):  # the bug's garbage differs from call to call
+        got = predict_ab(model, small, precision="bf16")
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, exact, atol=1.0, rtol=0)

@@ -161,7 +161,7 @@ class Trainer:
     ) -> None:
         self.config = cfg = config or TrainConfig()
         self.device = resolve_device(cfg.device)
-        self.precision = choose_precision(self.device, cfg.precision)
+        self.precision = choose_precision(self.device, cfg.precision, min_side=getattr(train_data, "size", None))
         cuda = self.device.type == "cuda"
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
