@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from colorlab.files import atomic_write  # noqa: E402
 from colorlab.device import choose_precision, choose_threads, cpu_name, resolve_device  # noqa: E402
+from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize  # noqa: E402
 from colorlab.model import ModelConfig, create_model  # noqa: E402
 from colorlab.train import train_step  # noqa: E402
@@ -121,17 +121,32 @@ def main(argv: list[str] | None = None) -> int:
         for head in ("regression", "classification")
     }
     result = {
-        "schema": 1, "device": str(device), "cpu": cpu_name(), "machine": platform.machine(), "threads": threads,
-        "precision": str(prec), "torch": torch.__version__, "train_size": args.size, "batch_size": args.batch_size,
-        "steps": args.steps, "rounds": args.rounds, "latency_size": args.latency_size, "repeats": args.repeats,
-        "rows": rows, "unet_over_paper": ratios,
+        "schema": 1,
+        "device": str(device),
+        "cpu": cpu_name(),
+        "machine": platform.machine(),
+        "threads": threads,
+        "precision": str(prec),
+        "torch": torch.__version__,
+        "train_size": args.size,
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "rounds": args.rounds,
+        "latency_size": args.latency_size,
+        "repeats": args.repeats,
+        "rows": rows,
+        "unet_over_paper": ratios,
     }
-    print(f"{cpu_name()}, {threads} thread(s), {prec}; training {args.size}² batch {args.batch_size}; colorize {args.latency_size}²")
+    print(
+        f"{cpu_name()}, {threads} thread(s), {prec}; training {args.size}² batch {args.batch_size}; colorize {args.latency_size}²"
+    )
     print(f"{'model':<24}{'train img/s':>12}{'colorize ms':>13}{'params':>12}")
     for name, row in rows.items():
         print(f"{name:<24}{row['train_img_s']:>12.1f}{row['colorize_ms']:>13.1f}{row['trainable_params']:>12,}")
     for head, r in ratios.items():
-        print(f"unet / paper, {head}: training {r['train_img_s']:.2f}x the images/s, colorize {r['colorize_ms']:.2f}x the time")
+        print(
+            f"unet / paper, {head}: training {r['train_img_s']:.2f}x the images/s, colorize {r['colorize_ms']:.2f}x the time"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as f:  # whole or not at all

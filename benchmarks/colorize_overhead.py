@@ -45,7 +45,9 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/colorize_overhead-<device>.json)")
+    p.add_argument(
+        "--out", default=None, help="JSON path (default: benchmarks/results/colorize_overhead-<device>.json)"
+    )
     args = p.parse_args(argv)
 
     device = torch.device(args.device)
@@ -81,7 +83,12 @@ def main(argv=None) -> dict:
     result = {
         "benchmark": "colorize_overhead",
         "schema_version": SCHEMA_VERSION,
-        "device": {"type": device.type, "torch": torch.__version__, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "device": {
+            "type": device.type,
+            "torch": torch.__version__,
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
         "backbone": args.backbone,
         "photo": [args.photo_size, args.photo_size],
         "network_input": [args.size, args.size],
@@ -94,7 +101,9 @@ def main(argv=None) -> dict:
         "network_forward_all_s": net_times,
         "colorize_all_s": col_times,
     }
-    print(f"bare network forward at {args.size}x{args.size} ({args.backbone}, {device}): {net_s * 1000:.1f} ms (median of {args.repeats})")
+    print(
+        f"bare network forward at {args.size}x{args.size} ({args.backbone}, {device}): {net_s * 1000:.1f} ms (median of {args.repeats})"
+    )
     print(f"colorize of a {args.photo_size}x{args.photo_size} photo: {col_s * 1000:.1f} ms")
     print(f"ratio: {result['ratio']:.3f} (target <= 1.3); ratio of the fastest runs: {result['ratio_of_minimums']:.3f}")
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"colorize_overhead-{device.type}.json"

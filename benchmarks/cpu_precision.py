@@ -36,8 +36,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from colorlab.data import sample_images  # noqa: E402
-from colorlab.files import atomic_write  # noqa: E402
 from colorlab.device import Precision, choose_precision, cpu_has_native_bf16, cpu_name  # noqa: E402
+from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize  # noqa: E402
 from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
 from colorlab.train import train_step  # noqa: E402
@@ -98,7 +98,10 @@ def main(argv=None) -> dict:
             t0 = time.perf_counter()
             steps[name]()
             times[name].append(time.perf_counter() - t0)
-    training = {name: {"img_s": args.batch_size / statistics.median(t), "first_step_s": first[name]} for name, t in times.items()}
+    training = {
+        name: {"img_s": args.batch_size / statistics.median(t), "first_step_s": first[name]}
+        for name, t in times.items()
+    }
 
     model = ColorizationNet(ModelConfig(backbone=args.backbone, pretrained=False)).eval()
     photo = np.asarray(Image.fromarray(sample_images(["astronaut"])["astronaut"]).resize((args.photo_size,) * 2))
@@ -117,28 +120,48 @@ def main(argv=None) -> dict:
     flags = {}
     try:
         text = Path("/proc/cpuinfo").read_text()
-        present = set(" ".join(line.split(":", 1)[1] for line in text.splitlines() if line.lower().startswith(("flags", "features"))).split())
+        present = set(
+            " ".join(
+                line.split(":", 1)[1] for line in text.splitlines() if line.lower().startswith(("flags", "features"))
+            ).split()
+        )
         flags = {f: f in present for f in _FLAGS}
     except OSError:
         pass
     result = {
         "benchmark": "cpu_precision",
         "schema_version": SCHEMA_VERSION,
-        "cpu": {"name": cpu_name(), "machine": platform.machine(), "native_bf16": cpu_has_native_bf16(), "flags": flags,
-                "threads": torch.get_num_threads()},
+        "cpu": {
+            "name": cpu_name(),
+            "machine": platform.machine(),
+            "native_bf16": cpu_has_native_bf16(),
+            "flags": flags,
+            "threads": torch.get_num_threads(),
+        },
         "torch": torch.__version__,
         "auto": {"precision": auto.name, "channels_last": auto.channels_last, "reason": auto.reason},
-        "settings": {"backbone": args.backbone, "size": args.size, "batch_size": args.batch_size, "repeats": args.repeats,
-                     "photo_size": args.photo_size},
+        "settings": {
+            "backbone": args.backbone,
+            "size": args.size,
+            "batch_size": args.batch_size,
+            "repeats": args.repeats,
+            "photo_size": args.photo_size,
+        },
         "training": training,
         "colorize": colorizing,
         "summary": {
-            "train_auto_over_fp32": training["auto"]["img_s"] / training["fp32"]["img_s"] if {"auto", "fp32"} <= set(training) else None,
-            "colorize_fp32_over_auto": colorizing["fp32"]["ms"] / colorizing["auto"]["ms"] if {"auto", "fp32"} <= set(colorizing) else None,
+            "train_auto_over_fp32": training["auto"]["img_s"] / training["fp32"]["img_s"]
+            if {"auto", "fp32"} <= set(training)
+            else None,
+            "colorize_fp32_over_auto": colorizing["fp32"]["ms"] / colorizing["auto"]["ms"]
+            if {"auto", "fp32"} <= set(colorizing)
+            else None,
         },
     }
-    print(f"CPU: {result['cpu']['name']} ({result['cpu']['threads']} threads), native bf16: {result['cpu']['native_bf16']}; "
-          f"auto = {auto}")
+    print(
+        f"CPU: {result['cpu']['name']} ({result['cpu']['threads']} threads), native bf16: {result['cpu']['native_bf16']}; "
+        f"auto = {auto}"
+    )
     print(f"training, {args.backbone}, {args.size}px, batch {args.batch_size} (median of {args.repeats}, interleaved):")
     for name, r in training.items():
         print(f"  {name:<14} {r['img_s']:8.2f} img/s   first step {r['first_step_s']:6.1f} s")
@@ -147,7 +170,9 @@ def main(argv=None) -> dict:
         print(f"  {kind:<14} {r['ms']:8.1f} ms")
     s = result["summary"]
     if s["train_auto_over_fp32"]:
-        print(f"auto / fp32: training {s['train_auto_over_fp32']:.2f}x, colorize {s['colorize_fp32_over_auto']:.2f}x faster")
+        print(
+            f"auto / fp32: training {s['train_auto_over_fp32']:.2f}x, colorize {s['colorize_fp32_over_auto']:.2f}x faster"
+        )
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / "cpu_precision-cpu.json"
     with atomic_write(out) as f:
         f.write((json.dumps(result, indent=2) + "\n").encode())

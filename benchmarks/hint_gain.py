@@ -27,8 +27,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from colorlab.data import center_crop_resize, heldout_images, load_item  # noqa: E402
-from colorlab.files import atomic_write  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
+from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize, load_model, load_pretrained  # noqa: E402
 from colorlab.metrics import gray_baseline, psnr  # noqa: E402
 
@@ -37,13 +37,17 @@ def true_hints(truth: np.ndarray, count: int, rng: np.random.Generator) -> list:
     """``count`` hints at random pixels, each the true mean colour of the 5x5 pixels around it."""
     h, w = truth.shape[:2]
     points = rng.integers(2, [w - 2, h - 2], size=(count, 2))
-    return [(int(x), int(y), tuple(int(c) for c in truth[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(0).round()))
-            for x, y in points]
+    return [
+        (int(x), int(y), tuple(int(c) for c in truth[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(0).round()))
+        for x, y in points
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="sample", help="photo root of --split, or 'sample' for the bundled held-out photos")
+    p.add_argument(
+        "--data", default="sample", help="photo root of --split, or 'sample' for the bundled held-out photos"
+    )
     p.add_argument("--split", default=None, help="split file whose held-out photos are used")
     p.add_argument("--every", type=int, default=1, help="use every N-th held-out photo")
     p.add_argument("--checkpoint", default=None, help="a model that takes hints (default: the demo model)")
@@ -78,9 +82,23 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as f:  # whole or not at all
-        f.write((json.dumps({"schema": 1, "photos": n, "checkpoint": args.checkpoint or "demo",
-                                                   "split": args.split, "every": args.every, "seed": args.seed,
-                                                   "gain_db": rows}, indent=2) + "\n").encode())
+        f.write(
+            (
+                json.dumps(
+                    {
+                        "schema": 1,
+                        "photos": n,
+                        "checkpoint": args.checkpoint or "demo",
+                        "split": args.split,
+                        "every": args.every,
+                        "seed": args.seed,
+                        "gain_db": rows,
+                    },
+                    indent=2,
+                )
+                + "\n"
+            ).encode()
+        )
     print(f"wrote {out}")
     return 0
 

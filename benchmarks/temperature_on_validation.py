@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:
 
 from colorlab.cache import CachedDataset  # noqa: E402
 from colorlab.data import split_items  # noqa: E402
-from colorlab.files import atomic_write  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
+from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize, load_model  # noqa: E402
 from colorlab.metrics import colorfulness, gray_baseline, psnr  # noqa: E402
 
@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(choose_threads(args.threads))
     model = load_model(args.checkpoint, "cpu")
     if model.config.head != "classification":
-        raise SystemExit(f"{args.checkpoint}: has the {model.config.head} head; a temperature applies to a classification head")
+        raise SystemExit(
+            f"{args.checkpoint}: has the {model.config.head} head; a temperature applies to a classification head"
+        )
     full = CachedDataset(args.cache, size=args.size, seed=args.seed)
     _, val_idx, _ = split_items(list(range(len(full))), args.val_fraction, 0.0, args.seed)
     photos = [full[i].permute(1, 2, 0).numpy() for i in val_idx[:: args.every]]
@@ -63,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as f:  # whole or not at all
-        f.write((json.dumps({"schema": 1, "checkpoint": args.checkpoint, "photos": len(photos),
-                                                   "rows": rows}, indent=2) + "\n").encode())
+        f.write(
+            (
+                json.dumps({"schema": 1, "checkpoint": args.checkpoint, "photos": len(photos), "rows": rows}, indent=2)
+                + "\n"
+            ).encode()
+        )
     print(f"wrote {out}")
     return 0
 

@@ -52,8 +52,8 @@ if str(ROOT) not in sys.path:
 
 from colorlab.cache import CachedDataset, prepare  # noqa: E402
 from colorlab.data import ColorDataset, find_images, sample_images  # noqa: E402
-from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
 from colorlab.engine import TrainConfig, Trainer  # noqa: E402
+from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
 from colorlab.train import train_step  # noqa: E402
 
 SCHEMA_VERSION = 1
@@ -261,7 +261,14 @@ def trainer_step(trainer: Trainer):
 
     def step(l_net, ab):
         if len(l_net):
-            train_step(trainer.forward, trainer.optimizer, l_net, ab, loss=trainer.config.loss, autocast=trainer.precision.autocast)
+            train_step(
+                trainer.forward,
+                trainer.optimizer,
+                l_net,
+                ab,
+                loss=trainer.config.loss,
+                autocast=trainer.precision.autocast,
+            )
 
     return step
 
@@ -280,10 +287,17 @@ def profile_steps(step, batch, device: torch.device, steps: int, top: int = 15) 
     total = sum(getattr(e, attr) for e in events) or 1.0
     events.sort(key=lambda e: getattr(e, attr), reverse=True)
     rows = [
-        {"op": e.key, "self_ms_per_step": getattr(e, attr) / 1000 / steps, "share": getattr(e, attr) / total, "calls_per_step": e.count / steps}
+        {
+            "op": e.key,
+            "self_ms_per_step": getattr(e, attr) / 1000 / steps,
+            "share": getattr(e, attr) / total,
+            "calls_per_step": e.count / steps,
+        }
         for e in events[:top]
     ]
-    print(f"profile of one {device.type} training step (top {top} by self {'device' if device.type == 'cuda' else 'CPU'} time):")
+    print(
+        f"profile of one {device.type} training step (top {top} by self {'device' if device.type == 'cuda' else 'CPU'} time):"
+    )
     for r in rows:
         print(f"  {r['share']:6.1%} {r['self_ms_per_step']:9.2f} ms  {r['op']}")
     return rows
@@ -297,11 +311,15 @@ def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> lis
         l_syn = l_syn.contiguous(memory_format=torch.channels_last)
     step = trainer_step(trainer)
     reset_memory(device)
-    model_only, first = time_steps(step, iter(lambda: (l_syn, ab_syn), None), args.warmup, args.steps, args.batch_size, device)
+    model_only, first = time_steps(
+        step, iter(lambda: (l_syn, ab_syn), None), args.warmup, args.steps, args.batch_size, device
+    )
     mem_model = peak_memory_gb(device)
     top = profile_steps(step, (l_syn, ab_syn), device, args.profile_steps) if args.profile_steps else None
     reset_memory(device)
-    e2e, _ = time_steps(step, cycle(lambda epoch: trainer.epoch_batches(epoch)), args.warmup, args.steps, args.batch_size, device)
+    e2e, _ = time_steps(
+        step, cycle(lambda epoch: trainer.epoch_batches(epoch)), args.warmup, args.steps, args.batch_size, device
+    )
     mem_e2e = peak_memory_gb(device)
     precision = trainer.precision.name
     rows = [
@@ -356,7 +374,14 @@ def memory_sweep(args, backbone, device, cache_path, batches: list[int]) -> list
         for _ in range(3):
             step(l_net, ab)
         sync(device)
-        out.append({"backbone": backbone, "batch_size": bs, "precision": trainer.precision.name, "peak_memory_gb": peak_memory_gb(device)})
+        out.append(
+            {
+                "backbone": backbone,
+                "batch_size": bs,
+                "precision": trainer.precision.name,
+                "peak_memory_gb": peak_memory_gb(device),
+            }
+        )
         del trainer
     return out
 
@@ -371,9 +396,13 @@ def fmt(v, spec=".1f") -> str:
 def table(result: dict) -> str:
     lines = []
     dev = result["device"]
-    lines.append(f"device: {dev['name']} ({dev['type']}), torch {dev['torch']}; peak matmul {result['peak']['tflops']:.1f} TFLOP/s ({result['peak']['dtype']})")
+    lines.append(
+        f"device: {dev['name']} ({dev['type']}), torch {dev['torch']}; peak matmul {result['peak']['tflops']:.1f} TFLOP/s ({result['peak']['dtype']})"
+    )
     s = result["settings"]
-    lines.append(f"size {s['size']}, batch {s['batch_size']}, {s['steps']} timed steps after {s['warmup']} warm-up; prepare: {result['prepare']['images_per_s']:.0f} img/s")
+    lines.append(
+        f"size {s['size']}, batch {s['batch_size']}, {s['steps']} timed steps after {s['warmup']} warm-up; prepare: {result['prepare']['images_per_s']:.0f} img/s"
+    )
     head = f"{'config':<12} {'backbone':<18} {'prec':<5} {'model img/s':>12} {'e2e img/s':>10} {'e2e/model':>9} {'GFLOP/img':>9} {'MFU':>6} {'mem GB':>7} {'compile s':>9}"
     lines += [head, "-" * len(head)]
     for r in result["results"]:
@@ -385,12 +414,16 @@ def table(result: dict) -> str:
     for backbone, ratio in result["summary"]["fast_over_naive_end_to_end"].items():
         lines.append(f"fast / naive end-to-end ({backbone}): {ratio:.2f}x")
     for m in result["memory"]:
-        lines.append(f"peak memory, fast path, {m['backbone']}, batch {m['batch_size']}: {fmt(m['peak_memory_gb'], '.2f')} GB")
+        lines.append(
+            f"peak memory, fast path, {m['backbone']}, batch {m['batch_size']}: {fmt(m['peak_memory_gb'], '.2f')} GB"
+        )
     return "\n".join(lines)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--size", type=int, default=224, help="training crop size")
     p.add_argument("--batch-size", type=int, default=128)
@@ -398,12 +431,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 10 on CUDA, 1 on the CPU)")
     p.add_argument("--backbones", default="efficientnet_lite0,inception_v3")
     p.add_argument("--configs", default="naive,fast", help="naive and/or fast (fast includes fast_folder)")
-    p.add_argument("--images", type=int, default=None, help="JPEGs to make (default: enough for one pass, at most 4096)")
+    p.add_argument(
+        "--images", type=int, default=None, help="JPEGs to make (default: enough for one pass, at most 4096)"
+    )
     p.add_argument("--jpeg-side", type=int, default=None, help="short side of the JPEGs (default: size * 375/224)")
     p.add_argument("--cache-size", type=int, default=None, help="side stored in the cache (default: size * 256/224)")
-    p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: min(12, cores) on CUDA, 0 on the CPU)")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile in the fast path (default: on for CUDA)")
-    p.add_argument("--memory-batches", default=None, help="batch sizes for the memory sweep (default: 16,64,128 on CUDA, none on the CPU)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="DataLoader workers (default: min(12, cores) on CUDA, 0 on the CPU)"
+    )
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile in the fast path (default: on for CUDA)",
+    )
+    p.add_argument(
+        "--memory-batches",
+        default=None,
+        help="batch sizes for the memory sweep (default: 16,64,128 on CUDA, none on the CPU)",
+    )
     p.add_argument("--skip-folder", action="store_true", help="skip the fast_folder measurement")
     p.add_argument("--workdir", default=None, help="where to put the JPEGs and the cache (default: a temporary folder)")
     p.add_argument("--profile-steps", type=int, default=3, help="profile this many fast-path steps (0: no profile)")
@@ -447,7 +493,20 @@ def main(argv=None) -> dict:
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
         },
-        "settings": {k: getattr(args, k) for k in ("size", "batch_size", "steps", "warmup", "images", "jpeg_side", "cache_size", "workers", "compile")},
+        "settings": {
+            k: getattr(args, k)
+            for k in (
+                "size",
+                "batch_size",
+                "steps",
+                "warmup",
+                "images",
+                "jpeg_side",
+                "cache_size",
+                "workers",
+                "compile",
+            )
+        },
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     result["peak"] = measure_peak_flops(device)
@@ -459,8 +518,13 @@ def main(argv=None) -> dict:
             paths = make_jpegs(folder, args.images, args.jpeg_side)
         paths = paths[: args.images]
         t0 = time.perf_counter()
-        cache = prepare(folder, work / f"cache{args.cache_size}", size=args.cache_size, progress=False,
-                        workers=min(os.cpu_count() or 1, 16) if device.type == "cuda" else 1)
+        cache = prepare(
+            folder,
+            work / f"cache{args.cache_size}",
+            size=args.cache_size,
+            progress=False,
+            workers=min(os.cpu_count() or 1, 16) if device.type == "cuda" else 1,
+        )
         prep_s = time.perf_counter() - t0
         result["prepare"] = {"images": len(paths), "seconds": prep_s, "images_per_s": len(paths) / max(prep_s, 1e-9)}
 

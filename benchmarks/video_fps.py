@@ -60,7 +60,12 @@ def main(argv=None) -> dict:
     p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="network input (short side)")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--random-backbone", default=None, metavar="NAME", help="time a randomly initialised model with this extractor instead of the demo model")
+    p.add_argument(
+        "--random-backbone",
+        default=None,
+        metavar="NAME",
+        help="time a randomly initialised model with this extractor instead of the demo model",
+    )
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/video_fps-<device>.json)")
     args = p.parse_args(argv)
 
@@ -76,7 +81,9 @@ def main(argv=None) -> dict:
         model_name = "demo model (efficientnet_lite0)"
 
     with tempfile.TemporaryDirectory() as work:
-        clip = video.demo_clip(Path(work) / "clip.mp4", seconds=args.seconds, fps=args.fps, size=(args.width, args.height))
+        clip = video.demo_clip(
+            Path(work) / "clip.mp4", seconds=args.seconds, fps=args.fps, size=(args.width, args.height)
+        )
         frames, _ = video.read_frames(clip)
         n = len(frames)
         small = video.network_frames(frames, args.size).to(device)
@@ -95,7 +102,13 @@ def main(argv=None) -> dict:
 
         def end_to_end() -> None:
             result_box["r"] = video.colorize_video(
-                clip, Path(work) / "out.mp4", model, batch_size=args.batch_size, size=args.size, overwrite=True, progress=False
+                clip,
+                Path(work) / "out.mp4",
+                model,
+                batch_size=args.batch_size,
+                size=args.size,
+                overwrite=True,
+                progress=False,
             )
 
         network()  # warm-up (allocator, kernels)
@@ -134,13 +147,17 @@ def main(argv=None) -> dict:
             "psnr_db": r.psnr,
         },
     }
-    print(f"{args.width}x{args.height}, {n} frames, network input {small.shape[2]}x{small.shape[1]}, batch {args.batch_size}, "
-          f"{model_name}, {device} ({torch.get_num_threads()} threads)")
+    print(
+        f"{args.width}x{args.height}, {n} frames, network input {small.shape[2]}x{small.shape[1]}, batch {args.batch_size}, "
+        f"{model_name}, {device} ({torch.get_num_threads()} threads)"
+    )
     print(f"{'stage':<14}{'seconds':>10}{'frames/s':>10}")
     for row in result["results"]:
         print(f"{row['stage']:<14}{row['seconds']:>10.2f}{row['fps']:>10.2f}")
-    print(f"end to end: audio {r.audio}; flicker source {r.flicker_source:.2f}, raw {r.flicker_raw:.2f}, "
-          f"smoothed {r.flicker_output:.2f}; PSNR {r.psnr:.2f} dB")
+    print(
+        f"end to end: audio {r.audio}; flicker source {r.flicker_source:.2f}, raw {r.flicker_raw:.2f}, "
+        f"smoothed {r.flicker_output:.2f}; PSNR {r.psnr:.2f} dB"
+    )
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"video_fps-{device.type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

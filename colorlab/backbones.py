@@ -127,7 +127,11 @@ def _inception_resnet_v2(pretrained: bool, weights: str | None) -> nn.Module:
         ) from exc
 
 
-_FACTORIES = {"efficientnet_lite0": _efficientnet_lite0, "inception_v3": _inception_v3, "inception_resnet_v2": _inception_resnet_v2}
+_FACTORIES = {
+    "efficientnet_lite0": _efficientnet_lite0,
+    "inception_v3": _inception_v3,
+    "inception_resnet_v2": _inception_resnet_v2,
+}
 
 
 def create_backbone(name: str, pretrained: bool = True, weights: str | None = None) -> nn.Module | None:

@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 
 from .crops import CropSpec, crop_batch, sample_crop, thumbnail
-from .files import atomic_write, exclusive_lock, replace_problem
 from .data import ImageLoadError, center_crop_resize, find_images, is_grayscale, item_name, load_item
+from .files import atomic_write, exclusive_lock, replace_problem
 
 __all__ = [
     "CACHE_FORMAT",
@@ -76,11 +76,15 @@ def read_index(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         index = json.loads(index_path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{index_path}: unreadable or corrupt ({exc}); rebuild the cache with `colorlab prepare ... --overwrite`") from None
+        raise ValueError(
+            f"{index_path}: unreadable or corrupt ({exc}); rebuild the cache with `colorlab prepare ... --overwrite`"
+        ) from None
     if not isinstance(index, dict) or index.get("format") != CACHE_FORMAT:
         raise ValueError(f"{path}: {INDEX_NAME} is not a colorlab cache index")
     if index.get("version") != CACHE_VERSION:
-        raise ValueError(f"{path}: cache version {index.get('version')!r}, this colorlab reads {CACHE_VERSION}; re-run prepare")
+        raise ValueError(
+            f"{path}: cache version {index.get('version')!r}, this colorlab reads {CACHE_VERSION}; re-run prepare"
+        )
     return index
 
 
@@ -180,18 +184,24 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
     strays = [p for p in (images_path, state_path, bad_path) if p.exists()]
     if strays and not index_path.is_file():  # files of these names, but no cache: not colorlab's to replace
         # the one rule (files.replace_problem), asked as if --overwrite were given: these are never colorlab's
-        raise FileExistsError(replace_problem(strays[0], overwrite=True, ours=lambda _: False, what="part of a colorlab cache"))
+        raise FileExistsError(
+            replace_problem(strays[0], overwrite=True, ours=lambda _: False, what="part of a colorlab cache")
+        )
     if index_path.is_file():
         try:
             old = read_index(out)
-            resume = old.get("size") == size and old.get("files") == rel and images_path.is_file() and state_path.is_file()
+            resume = (
+                old.get("size") == size and old.get("files") == rel and images_path.is_file() and state_path.is_file()
+            )
         except ValueError:
             old = {}
         if resume and old.get("complete"):
             return out
         if not resume and not overwrite:
             held = f"{old.get('size')}px images of {len(old.get('files', []))} file(s)" if old else "a damaged cache"
-            raise FileExistsError(f"{out}: holds another cache ({held}); pass --overwrite to rebuild it, or choose another --out")
+            raise FileExistsError(
+                f"{out}: holds another cache ({held}); pass --overwrite to rebuild it, or choose another --out"
+            )
         if not resume:
             print(f"colorlab prepare: rebuilding the cache in {out} (--overwrite)", file=sys.stderr)
     index: dict[str, Any] = {
@@ -218,7 +228,14 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
     workers = max(1, int(workers if workers is not None else (os.cpu_count() or 1)))
     workers = min(workers, max(1, len(todo)))
     t0 = time.perf_counter()
-    bar = tqdm(total=len(files), initial=len(files) - len(todo), desc=f"prepare {size}px", unit="img", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(files),
+        initial=len(files) - len(todo),
+        desc=f"prepare {size}px",
+        unit="img",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     last_flush = time.perf_counter()
 
     def record(bad_file: Any, slot: int, reason: str | None) -> None:
@@ -251,7 +268,9 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
 
                 ctx = mp.get_context("spawn")  # torch is imported: fork is not safe
                 with _workers_ignore_ctrl_c():
-                    pool = ctx.Pool(workers, initializer=_worker_init, initargs=(str(images_path), size, skip_grayscale))
+                    pool = ctx.Pool(
+                        workers, initializer=_worker_init, initargs=(str(images_path), size, skip_grayscale)
+                    )
                 with pool:
                     for slot, reason in pool.imap_unordered(_process, todo, chunksize=max(1, chunksize)):
                         record(bad_file, slot, reason)
@@ -328,9 +347,13 @@ class CachedDataset(torch.utils.data.Dataset):
             try:
                 found = np.load(self.path / name, mmap_mode="r").shape
             except (OSError, ValueError) as exc:
-                raise ValueError(f"{self.path / name}: unreadable ({exc}); run `colorlab prepare` again to rebuild the cache") from None
+                raise ValueError(
+                    f"{self.path / name}: unreadable ({exc}); run `colorlab prepare` again to rebuild the cache"
+                ) from None
             if found != shape:
-                raise ValueError(f"{self.path / name}: holds {found}, the index says {shape}; run `colorlab prepare` again")
+                raise ValueError(
+                    f"{self.path / name}: holds {found}, the index says {shape}; run `colorlab prepare` again"
+                )
 
     @property
     def images(self) -> np.ndarray:
@@ -342,7 +365,7 @@ class CachedDataset(torch.utils.data.Dataset):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_images": None}  # each worker process maps the file itself
 
-    def subset(self, indices: Sequence[int], **overrides: Any) -> "CachedDataset":
+    def subset(self, indices: Sequence[int], **overrides: Any) -> CachedDataset:
         """A view of some of these images (``indices`` into this dataset), e.g. for a validation split."""
         new = object.__new__(CachedDataset)
         new.__dict__.update(self.__getstate__())
@@ -387,7 +410,9 @@ class CachedDataset(torch.utils.data.Dataset):
             flips.append(flip)
         return torch.tensor(boxes, dtype=torch.float32), torch.tensor(flips)
 
-    def batches(self, chunks: Sequence[Sequence[int]], epoch: int, device: torch.device, workers: int = 0, prefetch: int = 2):
+    def batches(
+        self, chunks: Sequence[Sequence[int]], epoch: int, device: torch.device, workers: int = 0, prefetch: int = 2
+    ):
         """Float RGB batches ``(b, 3, size, size)`` in ``[0, 1]`` on ``device``, one per chunk of indices.
 
         A background thread reads each chunk from the memory map (into pinned memory on CUDA)
@@ -405,7 +430,11 @@ class CachedDataset(torch.utils.data.Dataset):
             images = images.to(device, non_blocking=True)
             if params is None:
                 x = images.float().div_(255.0)
-                yield x if self.size == self.cache_size else F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
+                yield (
+                    x
+                    if self.size == self.cache_size
+                    else F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
+                )
             else:
                 yield crop_batch(images, params[0], params[1], self.size)
 

@@ -83,7 +83,10 @@ def save_checkpoint(
     ``half=True`` stores the weights in float16 (a small shipping copy). ``overwrite=False``
     refuses to replace an existing file.
     """
-    weights = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu() for k, v in model.trainable_state_dict().items()}
+    weights = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
+        for k, v in model.trainable_state_dict().items()
+    }
     payload: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -111,7 +114,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found" if not path.is_dir() else f"{path}: is a folder, not a checkpoint file")
+        raise CheckpointError(
+            f"{path}: checkpoint not found" if not path.is_dir() else f"{path}: is a folder, not a checkpoint file"
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
@@ -126,7 +131,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise CheckpointError(f"{path}: not a colorlab checkpoint (expected format {CHECKPOINT_FORMAT!r}, found {found!r})")
+        raise CheckpointError(
+            f"{path}: not a colorlab checkpoint (expected format {CHECKPOINT_FORMAT!r}, found {found!r})"
+        )
     if ckpt.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {ckpt.get('version')!r}, this colorlab reads version "
@@ -146,29 +153,47 @@ MAX_CHECKPOINT_PARAMETERS = 200_000_000
 def _check_structure(ckpt: dict[str, Any], path: Any) -> None:
     """The shape of a loaded checkpoint, before anything is built from it: one error naming the file."""
     if not isinstance(ckpt["model_config"], dict):
-        raise CheckpointError(f"{path}: its model_config is a {type(ckpt['model_config']).__name__}, not a mapping; the file is damaged or not colorlab's")
+        raise CheckpointError(
+            f"{path}: its model_config is a {type(ckpt['model_config']).__name__}, not a mapping; the file is damaged or not colorlab's"
+        )
     weights = ckpt["model"]
-    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
-        raise CheckpointError(f"{path}: its weights are not a mapping of names to tensors; the file is damaged or not colorlab's")
+    if not isinstance(weights, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+    ):
+        raise CheckpointError(
+            f"{path}: its weights are not a mapping of names to tensors; the file is damaged or not colorlab's"
+        )
     total = sum(v.numel() for v in weights.values())
     if total > MAX_CHECKPOINT_PARAMETERS:
-        raise CheckpointError(f"{path}: holds {total:,} weights, more than any colorlab model ({MAX_CHECKPOINT_PARAMETERS:,}); refused")
+        raise CheckpointError(
+            f"{path}: holds {total:,} weights, more than any colorlab model ({MAX_CHECKPOINT_PARAMETERS:,}); refused"
+        )
     for key in ("epoch", "step", "batch_in_epoch"):
         value = ckpt.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise CheckpointError(f"{path}: its {key} is {value!r}, not a count")
-    if "torch_rng" in ckpt and not (isinstance(ckpt["torch_rng"], torch.Tensor) and ckpt["torch_rng"].dtype == torch.uint8):
+    if "torch_rng" in ckpt and not (
+        isinstance(ckpt["torch_rng"], torch.Tensor) and ckpt["torch_rng"].dtype == torch.uint8
+    ):
         raise CheckpointError(f"{path}: its random-number state is not a byte tensor; the file is damaged")
-    if "optimizer" in ckpt and not (isinstance(ckpt["optimizer"], dict) and {"state", "param_groups"} <= set(ckpt["optimizer"])):
+    if "optimizer" in ckpt and not (
+        isinstance(ckpt["optimizer"], dict) and {"state", "param_groups"} <= set(ckpt["optimizer"])
+    ):
         raise CheckpointError(f"{path}: its optimizer state is damaged (no state or param_groups)")
 
 
 def load_weights(model: ColorizationNet, ckpt: dict[str, Any], path: Any = "<checkpoint>") -> None:
     """Check that ``ckpt`` was made for ``model``'s architecture, then load its weights (any float dtype)."""
     found, exp = ModelConfig.from_dict(ckpt["model_config"]), model.config
-    for field, what in (("arch", "architecture"), ("hints", "hints setting"), ("trainable_stages", "trainable trunk stages")):
+    for field, what in (
+        ("arch", "architecture"),
+        ("hints", "hints setting"),
+        ("trainable_stages", "trainable trunk stages"),
+    ):
         if getattr(found, field) != getattr(exp, field):
-            raise CheckpointError(f"{path}: made for {what} {getattr(found, field)!r}, the model has {getattr(exp, field)!r}")
+            raise CheckpointError(
+                f"{path}: made for {what} {getattr(found, field)!r}, the model has {getattr(exp, field)!r}"
+            )
     if found.head != exp.head:
         raise CheckpointError(f"{path}: made for the {found.head} head, the model has the {exp.head} head")
     if found.backbone != exp.backbone:
@@ -184,15 +209,25 @@ def load_weights(model: ColorizationNet, ckpt: dict[str, Any], path: Any = "<che
     if missing or extra or wrong:
         detail = [f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []
         detail += [f"{len(extra)} unexpected (e.g. {extra[0]})"] if extra else []
-        detail += [f"{len(wrong)} of another shape (e.g. {wrong[0]}: expected {tuple(own[wrong[0]].shape)}, "
-                   f"found {tuple(theirs[wrong[0]].shape)})"] if wrong else []
+        detail += (
+            [
+                f"{len(wrong)} of another shape (e.g. {wrong[0]}: expected {tuple(own[wrong[0]].shape)}, "
+                f"found {tuple(theirs[wrong[0]].shape)})"
+            ]
+            if wrong
+            else []
+        )
         raise CheckpointError(f"{path}: weights do not fit this architecture: " + "; ".join(detail))
     kind = [k for k in own if own[k].is_floating_point() != theirs[k].is_floating_point()]
     if kind:
-        raise CheckpointError(f"{path}: weight {kind[0]} is {theirs[kind[0]].dtype}, expected floating point like {own[kind[0]].dtype}; the file is damaged")
+        raise CheckpointError(
+            f"{path}: weight {kind[0]} is {theirs[kind[0]].dtype}, expected floating point like {own[kind[0]].dtype}; the file is damaged"
+        )
     bad = [k for k, v in theirs.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise CheckpointError(f"{path}: weights hold NaN or infinity ({len(bad)} tensor(s), e.g. {bad[0]}); the file is damaged or from a run that diverged")
+        raise CheckpointError(
+            f"{path}: weights hold NaN or infinity ({len(bad)} tensor(s), e.g. {bad[0]}); the file is damaged or from a run that diverged"
+        )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in theirs.items()}, strict=False)
 
 
@@ -210,7 +245,9 @@ def model_from_checkpoint(
     from .backbones import BACKBONES
 
     if config.backbone not in BACKBONES:
-        raise CheckpointError(f"{path}: made for backbone {config.backbone!r}, which this colorlab does not know ({', '.join(BACKBONES)})")
+        raise CheckpointError(
+            f"{path}: made for backbone {config.backbone!r}, which this colorlab does not know ({', '.join(BACKBONES)})"
+        )
     model = create_model(config)
     load_weights(model, ckpt, path)
     model.config.pretrained = True
@@ -218,7 +255,10 @@ def model_from_checkpoint(
 
 
 def load_model(
-    path: str | os.PathLike[str], device: str | torch.device | None = None, *, backbone_weights: str | None = None,
+    path: str | os.PathLike[str],
+    device: str | torch.device | None = None,
+    *,
+    backbone_weights: str | None = None,
     precision: str = "auto",
 ) -> ColorizationNet:
     """The model stored in a colorlab checkpoint (loaded with ``weights_only=True``), in eval mode,
@@ -230,16 +270,27 @@ def load_model(
 
 
 def export_checkpoint(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, half: bool = True, extra: dict[str, Any] | None = None,
-    overwrite: bool = False, temperature: float | None = None,
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    half: bool = True,
+    extra: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    temperature: float | None = None,
 ) -> Path:
     """A small shipping copy of a training checkpoint: the weights (float16 by default), config,
     step and history; no optimizer. Refuses to write over ``src`` or (unless ``overwrite``) any existing file.
     ``temperature`` sets the decoding temperature a classification head uses by default."""
     if Path(dst).exists() and Path(dst).resolve() == Path(src).resolve():
         raise CheckpointError(f"{dst}: is the checkpoint being exported; write the copy to another file")
-    problem = replace_problem(dst, overwrite=overwrite, inputs=[src], ours=is_colorlab_checkpoint, what="a colorlab checkpoint",
-                              how="pass --overwrite to replace it, or choose another name")
+    problem = replace_problem(
+        dst,
+        overwrite=overwrite,
+        inputs=[src],
+        ours=is_colorlab_checkpoint,
+        what="a colorlab checkpoint",
+        how="pass --overwrite to replace it, or choose another name",
+    )
     if problem:
         raise (FileExistsError if not overwrite else CheckpointError)(problem)
     ckpt = load_checkpoint(src)
@@ -248,11 +299,21 @@ def export_checkpoint(
         from .checks import check_temperature
 
         if model.config.head != "classification":
-            raise CheckpointError(f"{src}: a temperature applies to a classification head; this model has the {model.config.head} head")
+            raise CheckpointError(
+                f"{src}: a temperature applies to a classification head; this model has the {model.config.head} head"
+            )
         model.config.temperature = check_temperature(temperature)
     meta = {**(ckpt.get("extra") or {}), **(extra or {})}
-    return save_checkpoint(dst, model, half=half, overwrite=overwrite, epoch=ckpt.get("epoch", 0), step=ckpt.get("step", 0),
-                           history=ckpt.get("history"), extra=meta)
+    return save_checkpoint(
+        dst,
+        model,
+        half=half,
+        overwrite=overwrite,
+        epoch=ckpt.get("epoch", 0),
+        step=ckpt.get("step", 0),
+        history=ckpt.get("history"),
+        extra=meta,
+    )
 
 
 def is_colorlab_checkpoint(path: str | os.PathLike[str]) -> bool:
@@ -285,7 +346,9 @@ def pretrained_path(head: str | None = None) -> Path:
 _PRETRAINED: dict[tuple[str, float, str, str], ColorizationNet] = {}
 
 
-def load_pretrained(device: str | torch.device | None = None, head: str | None = None, *, precision: str = "auto") -> ColorizationNet:
+def load_pretrained(
+    device: str | torch.device | None = None, head: str | None = None, *, precision: str = "auto"
+) -> ColorizationNet:
     """A demo model shipped with colorlab (no network needed), by its name in :data:`DEMO_MODELS`:
     ``"regression"`` (the default) or ``"classification"`` (vivid), the transfer network's heads; or
     ``"paper-regression"`` and ``"paper-classification"``, the paper's net. Cached per device and file version."""

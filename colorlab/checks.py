@@ -11,7 +11,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MIN_TEMPERATURE", "MAX_TEMPERATURE", "MAX_SATURATION", "check_temperature", "check_saturation", "check_size"]
+__all__ = [
+    "MIN_TEMPERATURE",
+    "MAX_TEMPERATURE",
+    "MAX_SATURATION",
+    "check_temperature",
+    "check_saturation",
+    "check_size",
+]
 
 #: Far below this the annealed mean breaks down (1e-40 gave black pictures); 0.001 is already the mode.
 MIN_TEMPERATURE = 0.001

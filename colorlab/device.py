@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import torch
 
 __all__ = [
-    "PRECISIONS", "Precision", "choose_precision", "choose_threads", "cpu_has_native_bf16", "cpu_name", "default_device", "free_cores",
+    "PRECISIONS",
+    "Precision",
+    "choose_precision",
+    "choose_threads",
+    "cpu_has_native_bf16",
+    "cpu_name",
+    "default_device",
+    "free_cores",
     "resolve_device",
 ]
 
@@ -55,7 +62,9 @@ def choose_threads(threads: int | None = None) -> int:
         try:
             threads = int(os.environ["COLORLAB_THREADS"])
         except ValueError:
-            raise ValueError(f"COLORLAB_THREADS must be a whole number, got {os.environ['COLORLAB_THREADS']!r}") from None
+            raise ValueError(
+                f"COLORLAB_THREADS must be a whole number, got {os.environ['COLORLAB_THREADS']!r}"
+            ) from None
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
     return threads if threads is not None else free_cores()
@@ -98,8 +107,12 @@ def _cpu_flags() -> tuple[str, frozenset[str]]:
                     flags.update(value.split())
     except OSError:  # not Linux: ask macOS, else know nothing
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string", "hw.optional.arm.FEAT_BF16"],
-                                 capture_output=True, text=True, timeout=5).stdout.split("\n")
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string", "hw.optional.arm.FEAT_BF16"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.split("\n")
             name = out[0].strip() or name
             if len(out) > 1 and out[1].strip() == "1":
                 flags.add("bf16")
@@ -158,7 +171,9 @@ def choose_precision(device: str | torch.device, requested: str = "auto", min_si
         raise ValueError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISIONS)}")
     kind = torch.device(device).type
     if kind == "cpu" and requested != "fp32" and min_side is not None and min_side < CPU_BF16_MIN_SIDE:
-        return Precision(torch.float32, False, kind, f"an input {min_side} px wide is wrong in the CPU's bf16 convolutions")
+        return Precision(
+            torch.float32, False, kind, f"an input {min_side} px wide is wrong in the CPU's bf16 convolutions"
+        )
     if requested == "fp32":
         return Precision(torch.float32, kind == "cuda", kind, "asked for")
     if requested == "bf16":
@@ -170,5 +185,7 @@ def choose_precision(device: str | torch.device, requested: str = "auto", min_si
     if kind == "cpu" and cpu_has_native_bf16():
         return Precision(torch.bfloat16, True, kind, f"{cpu_name()} runs bf16 natively")
     if kind == "cpu":
-        return Precision(torch.float32, False, kind, f"{cpu_name()} has no native bf16 (AVX-512 BF16/AMX); emulated bf16 is slower")
+        return Precision(
+            torch.float32, False, kind, f"{cpu_name()} has no native bf16 (AVX-512 BF16/AMX); emulated bf16 is slower"
+        )
     return Precision(torch.float32, False, kind, f"no bf16 fast path known for {kind}")

@@ -179,9 +179,7 @@ class UnsafeArchiveError(ValueError):
     def __init__(self, archive: Path, member: str, reason: str) -> None:
         self.archive = Path(archive)
         self.member = member
-        super().__init__(
-            f"Refusing to extract {self.archive}: member {member!r} {reason}. Nothing was extracted."
-        )
+        super().__init__(f"Refusing to extract {self.archive}: member {member!r} {reason}. Nothing was extracted.")
 
 
 # --------------------------------------------------------------------------- API
@@ -293,8 +291,7 @@ def _resolve(name_or_url: str) -> DatasetSpec:
     parts = urllib.parse.urlsplit(name_or_url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise ValueError(
-            f"{name_or_url!r} is neither a known dataset ({', '.join(sorted(DATASETS))}) "
-            "nor an http(s) URL."
+            f"{name_or_url!r} is neither a known dataset ({', '.join(sorted(DATASETS))}) nor an http(s) URL."
         )
     archive_name = urllib.parse.unquote(PurePosixPath(parts.path).name)
     if not _is_plain_name(archive_name):
@@ -378,8 +375,7 @@ def _fetch(url: str, part: Path, final: Path, *, timeout: float, progress: bool,
         finally:
             err.close()
         raise DownloadError(
-            f"Downloading {url} failed: the server answered HTTP {err.code} {err.reason}. "
-            + _manual_hint(url, final)
+            f"Downloading {url} failed: the server answered HTTP {err.code} {err.reason}. " + _manual_hint(url, final)
         ) from err
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
@@ -417,15 +413,18 @@ def _stream(
 ) -> None:
     received = offset
     error: BaseException | None = None
-    with open(part, mode) as fh, tqdm(
-        total=total,
-        initial=offset,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=part.name.removesuffix(".part"),
-        disable=not progress,
-    ) as bar:
+    with (
+        open(part, mode) as fh,
+        tqdm(
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=part.name.removesuffix(".part"),
+            disable=not progress,
+        ) as bar,
+    ):
         while True:
             try:
                 chunk = response.read(_CHUNK_SIZE)

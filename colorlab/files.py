@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
-    "atomic_write", "current_umask", "check_writable", "exclusive_lock", "LockedError", "Terminated", "sigterm_as_interrupt",
+    "atomic_write",
+    "current_umask",
+    "check_writable",
+    "exclusive_lock",
+    "LockedError",
+    "Terminated",
+    "sigterm_as_interrupt",
     "replace_problem",
 ]
 
@@ -115,7 +121,9 @@ def exclusive_lock(path: str | os.PathLike[str], *, what: str = "process", wait:
         except BlockingIOError:
             if not wait:
                 fh.close()
-                raise LockedError(f"{path}: another colorlab {what} is writing it right now; wait for it to finish or choose another file") from None
+                raise LockedError(
+                    f"{path}: another colorlab {what} is writing it right now; wait for it to finish or choose another file"
+                ) from None
             import sys
 
             print(f"{path}: another colorlab {what} is writing it; waiting for it", file=sys.stderr)
@@ -185,6 +193,8 @@ def replace_problem(
     if not overwrite:
         return f"{target}: already exists (an earlier result?); {how}"
     if ours is not None and not ours(target):
-        return (f"{target}: exists and is not {what} (a file of yours?); --overwrite replaces only colorlab's own "
-                "earlier results; choose another name")
+        return (
+            f"{target}: exists and is not {what} (a file of yours?); --overwrite replaces only colorlab's own "
+            "earlier results; choose another name"
+        )
     return None

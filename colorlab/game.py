@@ -1,4 +1,4 @@
-""""Real or colorized?": the paper's user study as a game, without the widgets.
+""" "Real or colorized?": the paper's user study as a game, without the widgets.
 
 The paper claims its colours "can easily fool the viewer" and judges that with
 a user study: people see photos, some real and some colorized from gray, and
@@ -376,7 +376,7 @@ class Tally:
         """The Wilson 95% interval of :attr:`rate`."""
         return wilson_interval(self.k, self.n)
 
-    def add(self, hit: bool) -> "Tally":
+    def add(self, hit: bool) -> Tally:
         return Tally(self.k + int(hit), self.n + 1)
 
     def __str__(self) -> str:
@@ -459,7 +459,7 @@ class _Locked:
         self.lock_path = path.with_name(path.name + ".lock")
         self.lock_fd: int | None = None
 
-    def __enter__(self) -> "_Locked":
+    def __enter__(self) -> _Locked:
         if fcntl is not None:
             fcntl.flock(self.fd, fcntl.LOCK_EX)
             return self
@@ -518,7 +518,9 @@ def append_answer(path: str | os.PathLike[str], record: Mapping[str, Any]) -> No
         os.close(fd)
 
 
-def write_results(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], *, overwrite: bool = False) -> Path:
+def write_results(
+    path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], *, overwrite: bool = False
+) -> Path:
     """Write ``records`` as a new results file, atomically (temp file + rename).
 
     An existing file is kept (:class:`ResultsFileError`) unless ``overwrite=True``:
@@ -756,8 +758,13 @@ def play(
             verdict = judge(pictures[key])
             records.append(
                 answer_record(
-                    r, verdict, seconds=time.monotonic() - started, session=f"{player}-{seed}",
-                    player=player, seed=seed, index=i,
+                    r,
+                    verdict,
+                    seconds=time.monotonic() - started,
+                    session=f"{player}-{seed}",
+                    player=player,
+                    seed=seed,
+                    index=i,
                 )
             )
     return records
@@ -810,8 +817,14 @@ def simulate_class(
             clock += _dt.timedelta(seconds=seconds)
             records.append(
                 answer_record(
-                    r, answer, seconds=seconds, session=f"sim-{i:03d}", player=f"player {i + 1}",
-                    seed=seed + i, index=j, when=clock,
+                    r,
+                    answer,
+                    seconds=seconds,
+                    session=f"sim-{i:03d}",
+                    player=f"player {i + 1}",
+                    seed=seed + i,
+                    index=j,
+                    when=clock,
                 )
             )
     return records

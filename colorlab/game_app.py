@@ -1,4 +1,4 @@
-""""Real or colorized?" as an ipywidgets app: the game logic of :mod:`colorlab.game` behind two buttons.
+""" "Real or colorized?" as an ipywidgets app: the game logic of :mod:`colorlab.game` behind two buttons.
 
 Everything a click does is a method, so the app is driven and tested from
 Python without a browser:
@@ -86,15 +86,23 @@ class RealOrColorizedApp(widgets.VBox):
         self.size, self.network_size = size, network_size
         self.results_path = Path(results_path) if results_path is not None else None
         self.rounds: list[Round] = game.plan_rounds(
-            list(self.photos), list(self.models), seed, mode=mode, crops_per_photo=crops_per_photo, max_rounds=max_rounds
+            list(self.photos),
+            list(self.models),
+            seed,
+            mode=mode,
+            crops_per_photo=crops_per_photo,
+            max_rounds=max_rounds,
         )
         self._cache: dict[tuple[str, str, str | None], np.ndarray] = {}
         self._loaded: dict[str, np.ndarray] = {}
 
         self.title = widgets.HTML(
             "<h3>Real or colorized?</h3>"
-            + ("Which of the two pictures is the real photo?" if mode == PAIRS else
-               "Is this picture a real colour photo, or was it colorized from gray by a model?")
+            + (
+                "Which of the two pictures is the real photo?"
+                if mode == PAIRS
+                else "Is this picture a real colour photo, or was it colorized from gray by a model?"
+            )
         )
         self.progress = widgets.HTML()
         self.message = widgets.HTML()
@@ -158,8 +166,13 @@ class RealOrColorizedApp(widgets.VBox):
             return
         r = self.rounds[self.position]
         record = game.answer_record(
-            r, verdict, seconds=time.monotonic() - self._shown_at, session=self.session,
-            player=self.player, seed=self.seed, index=self.position,
+            r,
+            verdict,
+            seconds=time.monotonic() - self._shown_at,
+            session=self.session,
+            player=self.player,
+            seed=self.seed,
+            index=self.position,
         )
         self.records.append(record)
         note = ""
@@ -171,7 +184,7 @@ class RealOrColorizedApp(widgets.VBox):
         if self.feedback:
             right = verdict == r.shown
             truth = "real" if r.shown == REAL else f"colorized by {r.model}"
-            note = (f"{'right' if right else 'wrong'}: the last picture was {html.escape(truth)}. " + note)
+            note = f"{'right' if right else 'wrong'}: the last picture was {html.escape(truth)}. " + note
         self.message.value = note
         self.position += 1
         self._show()
@@ -224,7 +237,9 @@ class RealOrColorizedApp(widgets.VBox):
         s = self.summary()
         self.progress.value = f"<b>Done: {len(self.rounds)} rounds</b> &middot; player {html.escape(self.player)}"
         lines = html.escape(game.format_summary(s)).replace("\n", "<br>")
-        saved = f"<br>answers appended to <code>{html.escape(self.results_path.name)}</code>" if self.results_path else ""
+        saved = (
+            f"<br>answers appended to <code>{html.escape(self.results_path.name)}</code>" if self.results_path else ""
+        )
         self.summary_html.value = f"<h4>Your score: {s.correct} of {s.answers}</h4><p>{lines}{saved}</p>"
         fig = game.results_figure(s, title=f"Your game (seed {self.seed})")
         buffer = io.BytesIO()

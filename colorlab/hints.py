@@ -24,8 +24,17 @@ from typing import Any
 import torch
 
 __all__ = [
-    "HINT_CHANNELS", "HINT_HALF", "Hint", "NO_HINTS_MESSAGE", "empty_hints", "hint_image", "parse_colour", "read_hints_file",
-    "simulate_hints", "takes_hints", "validate_hints",
+    "HINT_CHANNELS",
+    "HINT_HALF",
+    "Hint",
+    "NO_HINTS_MESSAGE",
+    "empty_hints",
+    "hint_image",
+    "parse_colour",
+    "read_hints_file",
+    "simulate_hints",
+    "takes_hints",
+    "validate_hints",
 ]
 
 #: Channels of a hint image: scaled a, scaled b, mask.
@@ -50,7 +59,8 @@ def parse_colour(colour: Any) -> tuple[int, int, int]:
             raise ValueError(f"hint colour {colour!r}: expected #RRGGBB, e.g. #d02020")
         return tuple(int(m[1][i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
     if (
-        isinstance(colour, Sequence) and len(colour) == 3
+        isinstance(colour, Sequence)
+        and len(colour) == 3
         and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in colour)
     ):
         return (int(colour[0]), int(colour[1]), int(colour[2]))
@@ -71,7 +81,9 @@ def validate_hints(hints: Sequence[Any], width: int, height: int) -> list[Hint]:
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y)):
             raise ValueError(f"hint {i}: x and y must be numbers, got {x!r}, {y!r}")
         if not (0 <= x < width and 0 <= y < height):
-            raise ValueError(f"hint {i}: ({x}, {y}) is outside the {width}x{height} photo (x from 0 to {width - 1}, y from 0 to {height - 1})")
+            raise ValueError(
+                f"hint {i}: ({x}, {y}) is outside the {width}x{height} photo (x from 0 to {width - 1}, y from 0 to {height - 1})"
+            )
         out.append((float(x), float(y), parse_colour(colour)))
     return out
 

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import describe_checkpoint, load_model, load_pretrained, pretrained_path
+from .checks import check_saturation, check_size, check_temperature
 from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
 from .data import ImageSource, load_image
-from .checks import check_saturation, check_size, check_temperature
 from .device import choose_precision
 from .hints import NO_HINTS_MESSAGE, hint_image, takes_hints, validate_hints
 from .model import STRIDE, ColorizationNet
@@ -73,7 +73,11 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def predict_ab(
-    model: ColorizationNet, rgb_small: np.ndarray | torch.Tensor, *, temperature: float | None = None, precision: str = "auto",
+    model: ColorizationNet,
+    rgb_small: np.ndarray | torch.Tensor,
+    *,
+    temperature: float | None = None,
+    precision: str = "auto",
     hints: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """ab in Lab units ``(B, 2, h, w)`` for uint8 RGB ``(B, h, w, 3)`` or ``(h, w, 3)`` at network size.
@@ -130,13 +134,19 @@ def join_lightness(images: np.ndarray | torch.Tensor, ab_small: torch.Tensor, sa
             for left in range(0, W, cols):
                 right = min(W, left + cols)
                 gx = (torch.arange(left, right, dtype=torch.float32, device=device) * 2 + 1) / W - 1
-                grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None].expand(last - first, -1, -1, -1)
-                ab = F.grid_sample(ab_small[first:last], grid, mode="bilinear", padding_mode="border", align_corners=False)
+                grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None].expand(
+                    last - first, -1, -1, -1
+                )
+                ab = F.grid_sample(
+                    ab_small[first:last], grid, mode="bilinear", padding_mode="border", align_corners=False
+                )
                 piece = t[first:last, top:bottom, left:right]
                 piece = (piece if isinstance(piece, torch.Tensor) else torch.from_numpy(np.array(piece))).to(device)
                 piece = piece[:, None] if piece.dim() == 3 else piece.permute(0, 3, 1, 2)
                 rgb = lab_to_rgb(torch.cat([rgb_uint8_to_l(piece), ab], dim=1))
-                out[first:last, top:bottom, left:right] = rgb.permute(0, 2, 3, 1).mul_(255.0).round_().to(torch.uint8).cpu().numpy()
+                out[first:last, top:bottom, left:right] = (
+                    rgb.permute(0, 2, 3, 1).mul_(255.0).round_().to(torch.uint8).cpu().numpy()
+                )
     return out
 
 

@@ -131,10 +131,19 @@ def evaluate(
         per_image[str(name)] = rec
     if not per_image:
         left_out = {**skipped, **failed}
-        raise ValueError(f"evaluate() got no usable colour photos ({len(left_out)} left out, e.g. {', '.join(list(left_out)[:3])})")
+        raise ValueError(
+            f"evaluate() got no usable colour photos ({len(left_out)} left out, e.g. {', '.join(list(left_out)[:3])})"
+        )
     keys = next(iter(per_image.values())).keys()
     mean = {k: float(np.mean([r[k] for r in per_image.values()])) for k in keys}
-    return {"per_image": per_image, "mean": mean, "n": len(per_image), "size": size, "skipped": skipped, "failed": failed}
+    return {
+        "per_image": per_image,
+        "mean": mean,
+        "n": len(per_image),
+        "size": size,
+        "skipped": skipped,
+        "failed": failed,
+    }
 
 
 def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: int = 5) -> str:
@@ -162,11 +171,16 @@ def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: in
     ]
     gains_db = [r["model_psnr"] - r["gray_psnr"] for r in per.values() if np.isfinite(r["model_psnr"] - r["gray_psnr"])]
     if gains_db:
-        lines.append(f"PSNR gain over gray: mean {np.mean(gains_db):+.2f} dB, median {np.median(gains_db):+.2f} dB; "
-                     f"{sum(g > 0 for g in gains_db)} of {len(gains_db)} photos above gray")
+        lines.append(
+            f"PSNR gain over gray: mean {np.mean(gains_db):+.2f} dB, median {np.median(gains_db):+.2f} dB; "
+            f"{sum(g > 0 for g in gains_db)} of {len(gains_db)} photos above gray"
+        )
     if worst > 0:
         gains = sorted(per.items(), key=lambda kv: kv[1]["model_psnr"] - kv[1]["gray_psnr"])[:worst]
-        lines.append(f"worst {len(gains)} by PSNR gain over gray: " + ", ".join(f"{n} ({r['model_psnr'] - r['gray_psnr']:+.2f} dB)" for n, r in gains))
+        lines.append(
+            f"worst {len(gains)} by PSNR gain over gray: "
+            + ", ".join(f"{n} ({r['model_psnr'] - r['gray_psnr']:+.2f} dB)" for n, r in gains)
+        )
     if result.get("skipped"):
         lines.append(f"skipped {len(result['skipped'])} grayscale: " + ", ".join(result["skipped"]))
     for name, why in result.get("failed", {}).items():

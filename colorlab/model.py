@@ -75,14 +75,25 @@ class ModelConfig:
             return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
         channels = self.encoder_channels
-        if not (isinstance(channels, (tuple, list)) and len(channels) == 8 and all(whole(c, 1, 4096) for c in channels)):
+        if not (
+            isinstance(channels, (tuple, list)) and len(channels) == 8 and all(whole(c, 1, 4096) for c in channels)
+        ):
             raise ValueError(f"encoder_channels must be 8 whole numbers from 1 to 4096, got {channels!r}")
         if not whole(self.fusion_channels, 1, 4096):
             raise ValueError(f"fusion_channels must be a whole number from 1 to 4096, got {self.fusion_channels!r}")
-        weights = sum(9 * i * o for i, o in zip((1, *channels[:-1]), channels)) + (channels[-1] + 1000) * self.fusion_channels
+        weights = (
+            sum(9 * i * o for i, o in zip((1, *channels[:-1]), channels)) + (channels[-1] + 1000) * self.fusion_channels
+        )
         if weights > MAX_WEIGHTS:
-            raise ValueError(f"encoder_channels {list(channels)} would make {weights:,} weights, more than {MAX_WEIGHTS:,}")
-        if not (isinstance(self.grid, (int, float)) and not isinstance(self.grid, bool) and math.isfinite(self.grid) and 2 <= self.grid <= 64):
+            raise ValueError(
+                f"encoder_channels {list(channels)} would make {weights:,} weights, more than {MAX_WEIGHTS:,}"
+            )
+        if not (
+            isinstance(self.grid, (int, float))
+            and not isinstance(self.grid, bool)
+            and math.isfinite(self.grid)
+            and 2 <= self.grid <= 64
+        ):
             raise ValueError(f"grid must be a number of Lab units from 2 to 64, got {self.grid!r}")
         for name in ("backbone", "head", "arch"):
             if not isinstance(getattr(self, name), str):
@@ -99,7 +110,9 @@ class ModelConfig:
         if self.arch not in ARCHS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.arch == "unet" and self.backbone != "efficientnet_lite0":
-            raise ValueError(f"the unet architecture reads EfficientNet-Lite0's feature maps; backbone {self.backbone!r} is not supported")
+            raise ValueError(
+                f"the unet architecture reads EfficientNet-Lite0's feature maps; backbone {self.backbone!r} is not supported"
+            )
         if self.arch == "paper" and (self.hints or self.trainable_stages):
             raise ValueError("hints and trainable_stages need arch='unet'; the paper's net has neither")
         from .checks import check_temperature
@@ -110,7 +123,7 @@ class ModelConfig:
         return {**asdict(self), "encoder_channels": list(self.encoder_channels)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         if not isinstance(d, dict):
             raise ValueError(f"a model configuration is a mapping of its fields, got a {type(d).__name__}")
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
@@ -131,7 +144,9 @@ class Encoder(nn.Module):
         if len(channels) != 8:
             raise ValueError(f"Encoder needs 8 channel counts, got {len(channels)}")
         ins = (1,) + tuple(channels[:-1])
-        self.layers = nn.Sequential(*(_conv(i, o, 2 if n in (1, 3, 5) else 1) for n, (i, o) in enumerate(zip(ins, channels), 1)))
+        self.layers = nn.Sequential(
+            *(_conv(i, o, 2 if n in (1, 3, 5) else 1) for n, (i, o) in enumerate(zip(ins, channels), 1))
+        )
         self.out_channels = channels[-1]
 
     def forward(self, l_net: torch.Tensor) -> torch.Tensor:
@@ -157,7 +172,7 @@ class FeatureExtractor(nn.Module):
         self.requires_grad_(False)
         super().train(False)
 
-    def train(self, mode: bool = True) -> "FeatureExtractor":
+    def train(self, mode: bool = True) -> FeatureExtractor:
         return super().train(False)  # frozen: always eval, whatever the parent asks
 
     def preprocess(self, l_net: torch.Tensor) -> torch.Tensor:
@@ -199,8 +214,12 @@ class Decoder(nn.Module):
         def up() -> nn.Upsample:
             return nn.Upsample(scale_factor=2, mode="nearest")
 
-        head = [nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(), up()] if bins is None else [nn.Conv2d(32, bins, 3, padding=1)]
-        self.layers = nn.Sequential(_conv(in_channels, 128), up(), _conv(128, 64), _conv(64, 64), up(), _conv(64, 32), *head)
+        head = (
+            [nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(), up()] if bins is None else [nn.Conv2d(32, bins, 3, padding=1)]
+        )
+        self.layers = nn.Sequential(
+            _conv(in_channels, 128), up(), _conv(128, 64), _conv(64, 64), up(), _conv(64, 32), *head
+        )
 
     def forward(self, fused: torch.Tensor) -> torch.Tensor:
         return self.layers(fused)

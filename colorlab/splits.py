@@ -26,8 +26,16 @@ from .data import SAMPLE_PREFIX
 from .files import atomic_write
 
 __all__ = [
-    "SAMPLE_PREFIX", "SPLITS", "SplitRow", "read_split", "write_split", "select", "imagenet_sample_split", "photo_mix_split",
-    "MIX_SOURCES", "sha256_of",
+    "SAMPLE_PREFIX",
+    "SPLITS",
+    "SplitRow",
+    "read_split",
+    "write_split",
+    "select",
+    "imagenet_sample_split",
+    "photo_mix_split",
+    "MIX_SOURCES",
+    "sha256_of",
 ]
 
 #: The subsets a split file knows.
@@ -64,7 +72,9 @@ def read_split(path: str | os.PathLike[str]) -> list[SplitRow]:
             raise ValueError(f"{path}: not a split file (expected the columns split,name,sha256)")
         for line, rec in enumerate(reader, start=2):
             if rec["split"] not in SPLITS or not rec["name"]:
-                raise ValueError(f"{path}:{line}: split must be one of {SPLITS} with a name, got {rec['split']!r}, {rec['name']!r}")
+                raise ValueError(
+                    f"{path}:{line}: split must be one of {SPLITS} with a name, got {rec['split']!r}, {rec['name']!r}"
+                )
             rows.append(SplitRow(rec["split"], rec["name"], (rec.get("sha256") or "").strip()))
     return rows
 
@@ -80,7 +90,9 @@ def write_split(path: str | os.PathLike[str], rows: Sequence[SplitRow], *, overw
     return Path(path)
 
 
-def select(rows: Sequence[SplitRow], subset: str, root: str | os.PathLike[str], *, verify: bool = True) -> list[Path | str]:
+def select(
+    rows: Sequence[SplitRow], subset: str, root: str | os.PathLike[str], *, verify: bool = True
+) -> list[Path | str]:
     """The photos of ``subset``: paths under ``root``, and ``"sample:NAME"`` for bundled photos.
 
     With ``verify``, every file must exist and match its checksum; otherwise a ``ValueError``
@@ -105,8 +117,10 @@ def select(rows: Sequence[SplitRow], subset: str, root: str | os.PathLike[str], 
         items.append(path)
     for what, names in (("missing", missing), ("different from the split's checksum", changed)):
         if names:
-            raise ValueError(f"{root}: {len(names)} photo(s) of the split are {what} (e.g. {', '.join(names[:3])}); "
-                             "is this the collection the split was made from? See data/README.md")
+            raise ValueError(
+                f"{root}: {len(names)} photo(s) of the split are {what} (e.g. {', '.join(names[:3])}); "
+                "is this the collection the split was made from? See data/README.md"
+            )
     return items
 
 
@@ -123,7 +137,9 @@ def imagenet_sample_split(root: str | os.PathLike[str]) -> list[SplitRow]:
     if not files:
         raise ValueError(f"{root}: no photos found")
     rows = [SplitRow("heldout" if i % 10 == 0 else "train", p.name, sha256_of(p)) for i, p in enumerate(files)]
-    rows += [SplitRow("heldout" if s.name in HELD_OUT_SAMPLES else "train", SAMPLE_PREFIX + s.name) for s in SAMPLE_PHOTOS]
+    rows += [
+        SplitRow("heldout" if s.name in HELD_OUT_SAMPLES else "train", SAMPLE_PREFIX + s.name) for s in SAMPLE_PHOTOS
+    ]
     return rows
 
 
@@ -134,7 +150,12 @@ MIX_SOURCES: dict[str, dict[str, object]] = {
     "imagenet": {"train": "*.JPEG", "every": 10},
     # MIT miniplaces: 300 photos of each of its 100 scene categories train; every 100th photo
     # of its separate validation folder is held out.
-    "miniplaces": {"train": "data/images/train/*/*/*.jpg", "per_folder": 300, "heldout": "data/images/val/*.jpg", "every": 100},
+    "miniplaces": {
+        "train": "data/images/train/*/*/*.jpg",
+        "per_folder": 300,
+        "heldout": "data/images/val/*.jpg",
+        "every": 100,
+    },
     "clothing": {"train": "images/*.jpg", "every": 50},
     "food": {"train": "images/*/*.jpg", "every": 100},
     "catsdogs": {"train": "dataset/*_set/*/*.jpg", "every": 100},
@@ -175,5 +196,7 @@ def photo_mix_split(root: str | os.PathLike[str], *, progress: bool = True) -> l
             rows.append(SplitRow(split, f.relative_to(root).as_posix(), sha256_of(f)))
     from .data import SAMPLE_PHOTOS
 
-    rows += [SplitRow("heldout" if s.name in HELD_OUT_SAMPLES else "train", SAMPLE_PREFIX + s.name) for s in SAMPLE_PHOTOS]
+    rows += [
+        SplitRow("heldout" if s.name in HELD_OUT_SAMPLES else "train", SAMPLE_PREFIX + s.name) for s in SAMPLE_PHOTOS
+    ]
     return rows

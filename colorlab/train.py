@@ -78,7 +78,9 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     value.backward()
     if grad_clip:
-        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip, foreach=True)
+        torch.nn.utils.clip_grad_norm_(
+            [p for g in optimizer.param_groups for p in g["params"]], grad_clip, foreach=True
+        )
     optimizer.step()
     return value.detach()
 
@@ -115,7 +117,12 @@ def validate(
         n += b
     if n == 0:
         return {}
-    return {"val_loss": loss_sum / n, "val_rms_ab": math.sqrt(sq_sum / n) * AB_SCALE, "val_psnr": psnr_sum / n, "val_images": n}
+    return {
+        "val_loss": loss_sum / n,
+        "val_rms_ab": math.sqrt(sq_sum / n) * AB_SCALE,
+        "val_psnr": psnr_sum / n,
+        "val_images": n,
+    }
 
 
 def fit(

@@ -75,7 +75,7 @@ class Trunk(nn.Module):
             self.head.requires_grad_(True)
         super().train(False)
 
-    def train(self, mode: bool = True) -> "Trunk":
+    def train(self, mode: bool = True) -> Trunk:
         return super().train(False)  # BatchNorm statistics never drift
 
     def _gray(self, l_net: torch.Tensor) -> torch.Tensor:
@@ -129,7 +129,9 @@ class TransferNet(nn.Module):
         super().__init__()
         self.config = c = config or ModelConfig(arch="unet")
         if c.backbone != "efficientnet_lite0":
-            raise ValueError(f"the unet architecture reads EfficientNet-Lite0's feature maps; backbone {c.backbone!r} is not supported")
+            raise ValueError(
+                f"the unet architecture reads EfficientNet-Lite0's feature maps; backbone {c.backbone!r} is not supported"
+            )
         self.extractor = Trunk(c.pretrained, c.backbone_weights, c.trainable_stages)
         h = HINT_CHANNELS if c.hints else 0
         d32, d16, d8, d4, d2 = DECODER_CHANNELS
@@ -165,7 +167,9 @@ class TransferNet(nn.Module):
         if self.config.hints:
             hints = empty_hints(l_net) if hints is None else hints.to(l_net.dtype)
             if hints.shape != (l_net.shape[0], HINT_CHANNELS, H, W):
-                raise ValueError(f"hints must be (B, {HINT_CHANNELS}, H, W) like the lightness, got {tuple(hints.shape)}")
+                raise ValueError(
+                    f"hints must be (B, {HINT_CHANNELS}, H, W) like the lightness, got {tuple(hints.shape)}"
+                )
         ph, pw = -H % PAD_TO, -W % PAD_TO
         if ph or pw:  # reflect where it can; replicate for inputs smaller than the padding
             mode = "reflect" if ph < H and pw < W else "replicate"
@@ -197,4 +201,3 @@ class TransferNet(nn.Module):
         """The weights that training changes: the decoder's, and the trunk's stages it unfroze."""
         trained = {n for n, p in self.named_parameters() if p.requires_grad}
         return {k: v for k, v in self.state_dict().items() if not k.startswith("extractor.") or k in trained}
-

@@ -218,7 +218,9 @@ def read_frames(
                 if max_frames is not None and len(frames) >= max_frames:
                     break
         except _av().error.FFmpegError as exc:
-            raise VideoError(f"{p}: damaged or truncated: decoding failed after {len(frames)} frames (FFmpeg: {_reason(exc)})") from None
+            raise VideoError(
+                f"{p}: damaged or truncated: decoding failed after {len(frames)} frames (FFmpeg: {_reason(exc)})"
+            ) from None
     if not frames:
         raise VideoError(f"{p}: no video frames (the video stream is empty)")
     return np.stack(frames), float(info.fps)
@@ -286,7 +288,9 @@ def predict_frames(
     for start in range(0, len(frames), batch_size):
         small = network_frames(_as_frames(frames[start : start + batch_size], device), size)
         parts.append(_small_views(model, small))
-    return FramePredictions(*(torch.cat([getattr(p, k) for p in parts]).cpu() for k in ("ab", "lightness", "source_ab")))
+    return FramePredictions(
+        *(torch.cat([getattr(p, k) for p in parts]).cpu() for k in ("ab", "lightness", "source_ab"))
+    )
 
 
 def join_ab(frames: np.ndarray | torch.Tensor, ab: torch.Tensor) -> np.ndarray:
@@ -458,7 +462,12 @@ class _Colorizer:
             self.flicker_sum[name] += float(per[keep].sum())
         self.pairs += int(keep.sum())
         self.cuts += [self.frames + int(i) for i in torch.nonzero(cuts).flatten()]
-        self.prev = {"lightness": views.lightness[-1:], "source": views.source_ab[-1:], "raw": views.ab[-1:], "output": out_ab[-1:]}
+        self.prev = {
+            "lightness": views.lightness[-1:],
+            "source": views.source_ab[-1:],
+            "raw": views.ab[-1:],
+            "output": out_ab[-1:],
+        }
         result = join_ab(x, out_ab)
         for i in range(len(frames)):
             value = psnr(result[i], frames[i])
@@ -501,11 +510,18 @@ def _output_format(output: Path, overwrite: bool) -> tuple[str, str, str]:
     """(muxer, video encoder, fallback audio encoder) for ``output``, after checking it may be written."""
     suffix = output.suffix.lower()
     if suffix not in OUTPUT_FORMATS:
-        raise ValueError(f"{output}: unsupported output type {output.suffix or '(none)'!r}; use one of {', '.join(OUTPUT_FORMATS)}")
+        raise ValueError(
+            f"{output}: unsupported output type {output.suffix or '(none)'!r}; use one of {', '.join(OUTPUT_FORMATS)}"
+        )
     from .files import replace_problem
 
-    problem = replace_problem(output, overwrite=overwrite, ours=is_colorlab_video, what="a film colorlab made",
-                              how="choose another name or pass overwrite=True (--overwrite)")
+    problem = replace_problem(
+        output,
+        overwrite=overwrite,
+        ours=is_colorlab_video,
+        what="a film colorlab made",
+        how="choose another name or pass overwrite=True (--overwrite)",
+    )
     if problem:
         raise (FileExistsError if not overwrite else ValueError)(problem)
     if not output.parent.is_dir():
@@ -630,16 +646,23 @@ def colorize_video(
             end_s = 0.0
             batch: list[np.ndarray] = []
             stamps: list[int] = []
-            bar = tqdm(total=info.frames or (round(info.duration * info.fps) if info.duration else None),
-                       unit="frame", desc=src_path.name, disable=not progress, dynamic_ncols=True)
+            bar = tqdm(
+                total=info.frames or (round(info.duration * info.fps) if info.duration else None),
+                unit="frame",
+                desc=src_path.name,
+                disable=not progress,
+                dynamic_ncols=True,
+            )
 
             def write(packets: Any) -> None:
                 """Mux into the output; a failure there is the output's, not the input's."""
                 try:
                     dst.mux(packets)
                 except av.error.FFmpegError as exc:
-                    raise VideoError(f"{out_path}: writing the output failed (FFmpeg: {_reason(exc)}); "
-                                     "check the folder is writable and has space, or choose another format") from None
+                    raise VideoError(
+                        f"{out_path}: writing the output failed (FFmpeg: {_reason(exc)}); "
+                        "check the folder is writable and has space, or choose another format"
+                    ) from None
 
             def flush() -> None:
                 for rgb, pts in zip(colorizer(np.stack(batch)), stamps):
@@ -655,7 +678,9 @@ def colorize_video(
                 with bar:
                     for packet in src.demux(streams):
                         if packet.pts is not None and packet.time_base is not None:
-                            end_s = max(end_s, float((packet.pts + (packet.duration or 0)) * packet.time_base) - start_s)
+                            end_s = max(
+                                end_s, float((packet.pts + (packet.duration or 0)) * packet.time_base) - start_s
+                            )
                         if packet.stream in audio:
                             aout, copy_audio = audio[packet.stream]
                             if copy_audio and packet.dts is not None:
@@ -807,7 +832,9 @@ def demo_clip(
     out = Path(path)
     muxer, video_codec, audio_codec = _output_format(out, overwrite)
     if seconds <= 0 or fps < 1 or min(size) < 8 or not 0 < cut_at < 1:
-        raise ValueError(f"demo clip needs seconds > 0, fps >= 1, sides >= 8 and 0 < cut_at < 1; got {seconds}, {fps}, {size}, {cut_at}")
+        raise ValueError(
+            f"demo clip needs seconds > 0, fps >= 1, sides >= 8 and 0 < cut_at < 1; got {seconds}, {fps}, {size}, {cut_at}"
+        )
     first_photo, second_photo = sample_images(list(photos)[:2]).values()
     n = max(2, round(seconds * fps))
     n_cut = min(n - 1, max(1, round(n * cut_at)))
@@ -828,9 +855,13 @@ def demo_clip(
         for first in range(0, n, chunk):
             idx = range(first, min(n, first + chunk))
             shots = [
-                _ken_burns(first_photo if i < n_cut else second_photo, size,
-                           i / max(1, n_cut - 1) if i < n_cut else (i - n_cut) / max(1, n - n_cut - 1),
-                           pan=i < n_cut, motion=motion)
+                _ken_burns(
+                    first_photo if i < n_cut else second_photo,
+                    size,
+                    i / max(1, n_cut - 1) if i < n_cut else (i - n_cut) / max(1, n - n_cut - 1),
+                    pan=i < n_cut,
+                    motion=motion,
+                )
                 for i in idx
             ]
             lab = rgb_to_lab(torch.from_numpy(np.stack(shots)).permute(0, 3, 1, 2).float() / 255.0)
@@ -875,7 +906,7 @@ def flicker_figure(
     cuts: Sequence[int] = (),
     fps: float | None = None,
     title: str = "Frame-to-frame colour change",
-) -> "Figure":
+) -> Figure:
     """Per-frame :func:`flicker_per_frame` curves (``{label: (T - 1,)}``) with the cuts marked.
 
     The value drawn at frame ``t`` is the change from frame ``t - 1`` to ``t``;
@@ -907,7 +938,7 @@ def strip_figure(
     columns: Sequence[str],
     title: str,
     size: float = 2.6,
-) -> "Figure":
+) -> Figure:
     """A grid of frames: one row per ``{label: [(H, W, 3) uint8, ...]}``, one column per ``columns`` label."""
     import matplotlib.pyplot as plt
 
@@ -931,7 +962,7 @@ def strip_figure(
     return fig
 
 
-def change_figure(pairs: Mapping[str, torch.Tensor], title: str, size: float = 3.4) -> "Figure":
+def change_figure(pairs: Mapping[str, torch.Tensor], title: str, size: float = 3.4) -> Figure:
     """Where the colour changed between two frames: ``{label: ab (2, 2, h, w)}`` -> maps of ``sqrt(da^2 + db^2)``.
 
     All maps share one colour scale (Lab units), so a flickering prediction shows up as a brighter map.
@@ -941,7 +972,9 @@ def change_figure(pairs: Mapping[str, torch.Tensor], title: str, size: float = 3
     maps = {k: (v[1].float() - v[0].float()).pow(2).sum(dim=0).sqrt().cpu().numpy() for k, v in pairs.items()}
     vmax = max(float(m.max()) for m in maps.values()) or 1.0
     h, w = next(iter(maps.values())).shape
-    fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps) * w / h + 1.0, size + 0.6), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(maps), figsize=(size * len(maps) * w / h + 1.0, size + 0.6), squeeze=False, layout="constrained"
+    )
     for ax, (label, m) in zip(axes[0], maps.items()):
         im = ax.imshow(m, cmap="magma", vmin=0.0, vmax=vmax)
         ax.set_title(f"{label}: mean {m.mean():.2f}")

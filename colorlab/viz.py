@@ -137,9 +137,7 @@ def ab_plane_figure(
         outside = out_of_srgb_gamut(lab).numpy()
         rgb = rgb.copy()
         rgb[outside] = _OUT_OF_GAMUT_GRAY
-        ax.contourf(
-            aa.numpy(), bb.numpy(), outside.astype(float), levels=[0.5, 1.5], colors="none", hatches=["///"]
-        )
+        ax.contourf(aa.numpy(), bb.numpy(), outside.astype(float), levels=[0.5, 1.5], colors="none", hatches=["///"])
         ax.add_patch(Rectangle((0, 0), 0, 0, facecolor=(_OUT_OF_GAMUT_GRAY,) * 3, hatch="///", label="outside sRGB"))
         ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
         title += f": {100 * (1 - outside.mean()):.0f}% of the square in sRGB"
@@ -211,8 +209,10 @@ def lab_curves_figure() -> Figure:
     right.set_ylabel("f(t)")
     right.set_title("Step 3: CIE's f, a cube root with a straight start")
     right.legend(fontsize=8, loc="lower right")
-    zooms = ((left, c * 0.1, srgb_to_linear, "c", "linear", "zoom: straight up to c = 0.04045"),
-             (right, t * 0.03, lab_f, "t", "f(t)", "zoom: straight up to t = 0.0089"))
+    zooms = (
+        (left, c * 0.1, srgb_to_linear, "c", "linear", "zoom: straight up to c = 0.04045"),
+        (right, t * 0.03, lab_f, "t", "f(t)", "zoom: straight up to t = 0.0089"),
+    )
     for ax, x, curve, xlabel, ylabel, title in zooms:
         ax.grid(alpha=0.3)
         inset = ax.inset_axes((0.62, 0.1, 0.33, 0.25) if ax is left else (0.5, 0.28, 0.33, 0.3))
@@ -233,9 +233,19 @@ def color_spaces_figure(rgb: np.ndarray, title: str = "One photo in four colour 
 
     spaces = [
         ("sRGB", rgb.astype(np.float64), ("R", "G", "B"), [(0, 255)] * 3),
-        ("YCbCr", rgb2ycbcr(rgb), ("Y' (luma)", "Cb (blue - luma)", "Cr (red - luma)"), [(16, 235), (16, 240), (16, 240)]),
+        (
+            "YCbCr",
+            rgb2ycbcr(rgb),
+            ("Y' (luma)", "Cb (blue - luma)", "Cr (red - luma)"),
+            [(16, 235), (16, 240), (16, 240)],
+        ),
         ("HSV", rgb2hsv(rgb), ("H (hue, circular)", "S (saturation)", "V = max(R, G, B)"), [(0, 1)] * 3),
-        ("Lab", rgb_uint8_to_lab(rgb), ("L (lightness)", "a (green - red)", "b (blue - yellow)"), [(0, 100), (-AB_PLOT_LIMIT, AB_PLOT_LIMIT), (-AB_PLOT_LIMIT, AB_PLOT_LIMIT)]),
+        (
+            "Lab",
+            rgb_uint8_to_lab(rgb),
+            ("L (lightness)", "a (green - red)", "b (blue - yellow)"),
+            [(0, 100), (-AB_PLOT_LIMIT, AB_PLOT_LIMIT), (-AB_PLOT_LIMIT, AB_PLOT_LIMIT)],
+        ),
     ]
     fig, axes = plt.subplots(len(spaces), 3, figsize=(9, 2.7 * len(spaces)))
     for row, (space, values, names, ranges) in zip(axes, spaces):
@@ -270,7 +280,10 @@ class PartRow:
 def parameter_table(model: ColorizationNet) -> list[PartRow]:
     """Weights per part (encoder, extractor, fusion, decoder), counted from the model, with their shares."""
     parts = [(name, getattr(model, name)) for name in ("encoder", "extractor", "fusion", "decoder")]
-    counts = [(name, sum(p.numel() for p in m.parameters()), sum(p.numel() for p in m.parameters() if p.requires_grad)) for name, m in parts]
+    counts = [
+        (name, sum(p.numel() for p in m.parameters()), sum(p.numel() for p in m.parameters() if p.requires_grad))
+        for name, m in parts
+    ]
     total = sum(n for _, n, _ in counts) or 1
     trainable = sum(t for _, _, t in counts) or 1
     return [PartRow(name, n, t, t / trainable, n / total) for name, n, t in counts]
@@ -280,7 +293,9 @@ def format_parameter_table(rows: Sequence[PartRow]) -> str:
     """A plain-text table of :func:`parameter_table` rows with totals."""
     lines = [f"{'part':<11}{'weights':>12}{'trainable':>12}{'share of trainable':>20}{'share of all':>14}"]
     for r in rows:
-        lines.append(f"{r.part:<11}{r.params:>12,}{r.trainable:>12,}{100 * r.share_of_trainable:>19.1f}%{100 * r.share_of_all:>13.1f}%")
+        lines.append(
+            f"{r.part:<11}{r.params:>12,}{r.trainable:>12,}{100 * r.share_of_trainable:>19.1f}%{100 * r.share_of_all:>13.1f}%"
+        )
     total, trainable = sum(r.params for r in rows), sum(r.trainable for r in rows)
     lines.append(f"{'total':<11}{total:>12,}{trainable:>12,}{100.0 if trainable else 0.0:>19.1f}%{100.0:>13.1f}%")
     return "\n".join(lines)
@@ -309,7 +324,9 @@ def receptive_field(module: torch.nn.Module) -> list[FieldRow]:
     field, jump = 1, 1
     for name, layer in module.named_modules():
         if isinstance(layer, torch.nn.Upsample):
-            raise TypeError(f"receptive_field: {name} is an Upsample; pass a chain of convolutions and pooling (model.encoder)")
+            raise TypeError(
+                f"receptive_field: {name} is an Upsample; pass a chain of convolutions and pooling (model.encoder)"
+            )
         if isinstance(layer, (torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
             k, s, d = (layer.kernel_size, layer.stride, getattr(layer, "dilation", 1))
             k, s, d = (v[0] if isinstance(v, tuple) else v for v in (k, s, d))
@@ -327,7 +344,11 @@ def measured_receptive_field(module: torch.nn.Module, size: int = 160, in_channe
     """
     generator = torch.Generator().manual_seed(0)
     param = next(module.parameters(), torch.empty(0))  # a chain of pooling layers has no parameters
-    x = torch.randn(1, in_channels, size, size, generator=generator, dtype=param.dtype).to(param.device).requires_grad_(True)
+    x = (
+        torch.randn(1, in_channels, size, size, generator=generator, dtype=param.dtype)
+        .to(param.device)
+        .requires_grad_(True)
+    )
     with torch.enable_grad():
         y = module(x)
         # autograd.grad, not backward(): the module's own .grad stays untouched
@@ -347,7 +368,15 @@ def network_figure(model: ColorizationNet, size: int = 224) -> Figure:
 
     def box(x: float, y: float, w: float, h: float, color: str, title: str, body: str, frozen: bool = False) -> None:
         ax.add_patch(
-            Rectangle((x, y), w, h, facecolor=color, edgecolor="k", alpha=0.55 if frozen else 0.8, hatch="xx" if frozen else None)
+            Rectangle(
+                (x, y),
+                w,
+                h,
+                facecolor=color,
+                edgecolor="k",
+                alpha=0.55 if frozen else 0.8,
+                hatch="xx" if frozen else None,
+            )
         )
         label = {"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5}
         ax.text(x + w / 2, y + h - 0.15, title, ha="center", va="top", fontsize=10, weight="bold", bbox=label)
@@ -368,19 +397,45 @@ def network_figure(model: ColorizationNet, size: int = 224) -> Figure:
         return f"{r.trainable:,} weights ({100 * r.share_of_trainable:.1f}% of trainable)"
 
     box(0.0, 1.0, 1.6, 1.8, "lightgray", "input", f"scaled L\n{dims((1, 1, size, size))}\nL/50 - 1 in [-1, 1]")
-    box(2.3, 0.5, 3.0, 2.8, "tab:blue", "encoder", f"8 conv 3x3 + ReLU\nstride 2 at 1, 3, 5\nout {dims(enc)}\n{weights('encoder')}")
+    box(
+        2.3,
+        0.5,
+        3.0,
+        2.8,
+        "tab:blue",
+        "encoder",
+        f"8 conv 3x3 + ReLU\nstride 2 at 1, 3, 5\nout {dims(enc)}\n{weights('encoder')}",
+    )
     if model.extractor.dim:
         ex = model.extractor
-        extractor_text = f"{ex.backbone}\nL -> gray RGB at {ex.size}x{ex.size}\nout {ex.dim} logits\n{weights('extractor')}"
+        extractor_text = (
+            f"{ex.backbone}\nL -> gray RGB at {ex.size}x{ex.size}\nout {ex.dim} logits\n{weights('extractor')}"
+        )
         box(2.3, 4.0, 3.0, 2.2, "tab:gray", "feature extractor", extractor_text, frozen=True)
         arrow((1.6, 2.4), (2.3, 5.0), "whole photo", dy=0.25)
         arrow((5.3, 5.1), (6.4, 3.3), "tile over the grid")
-    box(6.0, 0.5, 3.0, 2.8, "tab:purple", "fusion", f"concat {enc[1]} + {model.extractor.dim}\nconv 1x1 + ReLU\nout {dims(shape['fusion'])}\n{weights('fusion')}")
+    box(
+        6.0,
+        0.5,
+        3.0,
+        2.8,
+        "tab:purple",
+        "fusion",
+        f"concat {enc[1]} + {model.extractor.dim}\nconv 1x1 + ReLU\nout {dims(shape['fusion'])}\n{weights('fusion')}",
+    )
     if model.config.head == "regression":
         layers, result = "up x2, conv, conv + tanh, up x2", f"scaled ab\n{dims(out)}\nab/128 in [-1, 1]"
     else:
         layers, result = "up x2, conv, conv -> bin logits", f"{out[1]} bin logits\n{dims(out)}\nannealed mean -> ab"
-    box(9.7, 0.5, 3.0, 2.8, "tab:green", "decoder", f"conv, up x2, conv, conv,\n{layers}\nout {dims(out)}\n{weights('decoder')}")
+    box(
+        9.7,
+        0.5,
+        3.0,
+        2.8,
+        "tab:green",
+        "decoder",
+        f"conv, up x2, conv, conv,\n{layers}\nout {dims(out)}\n{weights('decoder')}",
+    )
     box(13.4, 1.0, 1.8, 1.8, "lightgray", "output", result)
     arrow((1.6, 1.9), (2.3, 1.9), "local")
     arrow((5.3, 1.9), (6.0, 1.9))
@@ -514,7 +569,10 @@ def flops_by_part(model: ColorizationNet, size: int = 224) -> dict[str, int]:
         model(torch.zeros(1, 1, size, size, device=device))
     counts = counter.get_flop_counts()
     root = type(model).__name__
-    out = {part: int(sum(counts.get(f"{root}.{part}", {}).values())) for part in ("encoder", "extractor", "fusion", "decoder")}
+    out = {
+        part: int(sum(counts.get(f"{root}.{part}", {}).values()))
+        for part in ("encoder", "extractor", "fusion", "decoder")
+    }
     out["total"] = int(sum(counts.get("Global", {}).values()))
     return out
 
@@ -679,7 +737,9 @@ def loss_optima_figure(panels: Mapping[str, np.ndarray], L: float, temperature: 
     from .color import lab_to_rgb_uint8
 
     cols = len(panels)
-    fig, axes = plt.subplots(2, cols, figsize=(5.2 * cols, 8.2), squeeze=False, gridspec_kw={"height_ratios": [3, 1.25]})
+    fig, axes = plt.subplots(
+        2, cols, figsize=(5.2 * cols, 8.2), squeeze=False, gridspec_kw={"height_ratios": [3, 1.25]}
+    )
     lim = AB_PLOT_LIMIT
     v = torch.linspace(-lim, lim, 161, dtype=torch.float64)
     bb, aa = torch.meshgrid(v.flip(0), v, indexing="ij")  # b grows upward
@@ -696,10 +756,21 @@ def loss_optima_figure(panels: Mapping[str, np.ndarray], L: float, temperature: 
         ax.imshow(plane, extent=(-lim, lim, -lim, lim), alpha=0.35)
         ax.axhline(0, color="k", lw=0.5)
         ax.axvline(0, color="k", lw=0.5)
-        ax.scatter(samples[:, 0], samples[:, 1], s=14, c=paint(samples), edgecolors="k", linewidths=0.3, label="true colours")
+        ax.scatter(
+            samples[:, 0], samples[:, 1], s=14, c=paint(samples), edgecolors="k", linewidths=0.3, label="true colours"
+        )
         for name, ab in optima.items():
-            ax.scatter([ab[0]], [ab[1]], s=180, marker=_OPTIMA_MARKERS[name], c=[paint(ab[None])[0]], edgecolors="k",
-                       linewidths=1.2, label=f"{name}: ({ab[0]:.0f}, {ab[1]:.0f})", zorder=3)
+            ax.scatter(
+                [ab[0]],
+                [ab[1]],
+                s=180,
+                marker=_OPTIMA_MARKERS[name],
+                c=[paint(ab[None])[0]],
+                edgecolors="k",
+                linewidths=1.2,
+                label=f"{name}: ({ab[0]:.0f}, {ab[1]:.0f})",
+                zorder=3,
+            )
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_xlabel("a (green - / red +)")
@@ -822,7 +893,9 @@ def ab_histograms(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray
 # --- What the extractor sees (lesson 5) and colour as classification (lesson 6) -------------
 
 
-def photo_top_classes(model: ColorizationNet, rgb: np.ndarray, *, size: int | None = None, k: int = 5) -> list[tuple[str, float]]:
+def photo_top_classes(
+    model: ColorizationNet, rgb: np.ndarray, *, size: int | None = None, k: int = 5
+) -> list[tuple[str, float]]:
     """The ``k`` ImageNet classes the model's frozen extractor sees in a photo, most likely first.
 
     ``rgb`` is ``(H, W, 3)`` (or gray ``(H, W)``) uint8; like the network, the extractor sees only
@@ -838,7 +911,9 @@ def photo_top_classes(model: ColorizationNet, rgb: np.ndarray, *, size: int | No
     if model.extractor.dim != len(imagenet_classes()):
         return []
     image = np.repeat(rgb[..., None], 3, axis=2) if rgb.ndim == 2 else rgb
-    L = rgb_uint8_to_l(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None])  # (1, 1, H, W), 0-100; a copy: inputs may be read-only
+    L = rgb_uint8_to_l(
+        torch.from_numpy(np.array(image)).permute(2, 0, 1)[None]
+    )  # (1, 1, H, W), 0-100; a copy: inputs may be read-only
     h, w = network_input_size(image.shape[0], image.shape[1], size or DEFAULT_SIZE)
     L = F.interpolate(L, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
     device = next(model.parameters()).device
@@ -898,7 +973,9 @@ def averaging_figure(
     markers = "oDs^vP*X"
     for i, (label, (a, b)) in enumerate(answers.items()):
         size = max(7, 16 - 3 * i)  # shrinking, so that answers at the same place stay visible
-        ax.plot([a], [b], marker=markers[i % len(markers)], ms=size, mfc="white", mec="k", mew=2, ls="none", label=label)
+        ax.plot(
+            [a], [b], marker=markers[i % len(markers)], ms=size, mfc="white", mec="k", mew=2, ls="none", label=label
+        )
     ax.set_title(f"The (a, b) plane at L = {L:g}")
     ax.legend(loc="lower left", fontsize=8)
     for i, (label, (a, b)) in enumerate(answers.items()):
@@ -962,7 +1039,9 @@ def bins_figure(bins: torch.Tensor, grid: float | None = None, title: str | None
 _RAREST_SHOWN = 1e-7
 
 
-def rebalancing_figure(bins: torch.Tensor, prior: torch.Tensor, weights: torch.Tensor, lam: float, grid: float | None = None) -> Figure:
+def rebalancing_figure(
+    bins: torch.Tensor, prior: torch.Tensor, weights: torch.Tensor, lam: float, grid: float | None = None
+) -> Figure:
     """How common each bin is (``prior`` ``(Q,)``) and the loss weight it gets (``weights`` ``(Q,)``), on the
     (a, b) plane (log colour scales); right, weight against prior for several mixing factors λ."""
     from matplotlib.colors import LogNorm
@@ -973,19 +1052,27 @@ def rebalancing_figure(bins: torch.Tensor, prior: torch.Tensor, weights: torch.T
     p, w = prior.detach().double().cpu(), weights.detach().double().cpu()
     shown_p = p.clamp(min=_RAREST_SHOWN)  # the smoothed prior reaches 1e-40 at the gamut's edge
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
-    for ax, values, name, cmap in ((axes[0], shown_p, "prior p: share of the pixels in each bin", "viridis"),
-                                   (axes[1], w, f"loss weight w (λ = {lam:g})", "magma")):
+    for ax, values, name, cmap in (
+        (axes[0], shown_p, "prior p: share of the pixels in each bin", "viridis"),
+        (axes[1], w, f"loss weight w (λ = {lam:g})", "magma"),
+    ):
         norm = LogNorm(vmin=float(values.min()), vmax=float(values.max()))
         colours = plt.get_cmap(cmap)(norm(values.numpy()))
         _draw_bins(ax, bins, colours, grid)
-        fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.046, pad=0.04, label=name.split(":")[0])
+        fig.colorbar(
+            plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.046, pad=0.04, label=name.split(":")[0]
+        )
         ax.set_title(name)
     order = torch.argsort(p)
     ax = axes[2]
     for mix in sorted({1.0, float(lam), 0.1}, reverse=True):
         curve = rebalance_weights(p, mix)
-        ax.plot(shown_p[order].numpy(), curve[order].numpy(), lw=2 if mix == lam else 1,
-                label=f"λ = {mix:g}" + (" (used)" if mix == lam else ""))
+        ax.plot(
+            shown_p[order].numpy(),
+            curve[order].numpy(),
+            lw=2 if mix == lam else 1,
+            label=f"λ = {mix:g}" + (" (used)" if mix == lam else ""),
+        )
     ax.scatter(shown_p.numpy(), w.numpy(), s=8, color="k", zorder=3, label="the bins")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -1034,7 +1121,9 @@ def models_comparison_grid(
     fig, axes = plt.subplots(len(truths), cols, figsize=(3.0 * cols, 3.1 * len(truths)), squeeze=False)
     for r, (photo, truth) in enumerate(truths.items()):
         panels = [("gray input", gray_baseline(truth), "")]
-        panels += [(model, preds[photo], (notes or {}).get(model, {}).get(photo, "")) for model, preds in predictions.items()]
+        panels += [
+            (model, preds[photo], (notes or {}).get(model, {}).get(photo, "")) for model, preds in predictions.items()
+        ]
         panels.append(("truth", truth, ""))
         for ax, (name, img, note) in zip(axes[r], panels):
             ax.imshow(img)
@@ -1051,6 +1140,7 @@ def ab_histograms_by_model(
     predictions: Mapping[str, Sequence[np.ndarray]], truths: Sequence[np.ndarray], title: str, bins: int = 101
 ) -> Figure:
     """Histograms of a and b over all pixels: the truth (filled) and each model's prediction (lines), log counts."""
+
     def ab(images: Sequence[np.ndarray]) -> np.ndarray:
         return np.concatenate([rgb_uint8_to_lab(im)[..., 1:].reshape(-1, 2) for im in images])
 

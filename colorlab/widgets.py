@@ -146,19 +146,37 @@ class ColorizeApp(widgets.VBox):
         self.photo = widgets.Dropdown(
             options=[UPLOADED] + [p.name for p in SAMPLE_PHOTOS], value=UPLOADED, description="Photo"
         )
-        start = model if model is not None else (DEMO_MODEL if DEMO_MODEL in self._entries else next(iter(self._entries)))
+        start = (
+            model if model is not None else (DEMO_MODEL if DEMO_MODEL in self._entries else next(iter(self._entries)))
+        )
         if start not in self._entries:
-            raise ValueError(f"ColorizeApp: model={start!r} is not in the menu; choose one of {', '.join(self._entries)}")
+            raise ValueError(
+                f"ColorizeApp: model={start!r} is not in the menu; choose one of {', '.join(self._entries)}"
+            )
         self.checkpoint = widgets.Dropdown(options=list(self._entries), value=start, description="Model")
         self.saturation = widgets.FloatSlider(
-            value=1.0, min=0.0, max=2.5, step=0.1, description="Saturation", continuous_update=False, readout_format=".1f"
+            value=1.0,
+            min=0.0,
+            max=2.5,
+            step=0.1,
+            description="Saturation",
+            continuous_update=False,
+            readout_format=".1f",
         )
         self.temperature = widgets.FloatSlider(
-            value=TEMPERATURE, min=MIN_TEMPERATURE, max=1.0, step=0.01, description="Temperature",
-            continuous_update=False, readout_format=".2f",
+            value=TEMPERATURE,
+            min=MIN_TEMPERATURE,
+            max=1.0,
+            step=0.01,
+            description="Temperature",
+            continuous_update=False,
+            readout_format=".2f",
         )
         self.temperature_box = widgets.HBox(
-            [self.temperature, widgets.HTML("1 = the mean of the likely colours (dull); towards 0 = the most likely colour (vivid)")],
+            [
+                self.temperature,
+                widgets.HTML("1 = the mean of the likely colours (dull); towards 0 = the most likely colour (vivid)"),
+            ],
             layout=widgets.Layout(display="none"),
         )
         self.status = widgets.Label("")
@@ -358,10 +376,14 @@ class ColorizeApp(widgets.VBox):
         self._guessed_for = key
         self.guesses = photo_top_classes(model, self.source, size=self.size)
         if not self.guesses:
-            self.guess_list.value = "<i>This model has no ImageNet extractor: it colours without knowing what the photo shows.</i>"
+            self.guess_list.value = (
+                "<i>This model has no ImageNet extractor: it colours without knowing what the photo shows.</i>"
+            )
             return
         items = ", ".join(f"{html.escape(name)} {p:.0%}" for name, p in self.guesses)
-        self.guess_list.value = f"<b>What the extractor recognises</b> (ImageNet top-5, from the lightness alone): {items}"
+        self.guess_list.value = (
+            f"<b>What the extractor recognises</b> (ImageNet top-5, from the lightness alone): {items}"
+        )
 
     def _show_original(self, shown: bool) -> None:
         self._columns[2].layout.display = None if shown else "none"
@@ -418,7 +440,12 @@ def ab_picker(L: float = 60.0) -> widgets.VBox:
     def update(change: Any = None) -> None:
         lab = torch.tensor([[[L]], [[a.value]], [[b.value]]], dtype=torch.float64)
         r, g, bl = (lab_to_rgb(lab)[:, 0, 0] * 255).round().int().tolist()
-        gray = (lab_to_rgb(torch.tensor([[[L]], [[0.0]], [[0.0]]], dtype=torch.float64))[0, 0, 0] * 255).round().int().item()
+        gray = (
+            (lab_to_rgb(torch.tensor([[[L]], [[0.0]], [[0.0]]], dtype=torch.float64))[0, 0, 0] * 255)
+            .round()
+            .int()
+            .item()
+        )
         if out_of_srgb_gamut(lab).item():
             gamut = "<span style='color:#b00020'>outside the sRGB gamut: a screen cannot show it; the swatch is clipped</span>"
         else:

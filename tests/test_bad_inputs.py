@@ -23,12 +23,12 @@ import pytest
 import torch
 from PIL import Image
 
+from colorlab.checkpoint import save_checkpoint
 from colorlab.cli import main as cli_main
 from colorlab.data import ColorDataset, ImageLoadError, load_image
+from colorlab.engine import TrainConfig, Trainer
 from colorlab.infer import colorize
 from colorlab.model import build_model
-from colorlab.checkpoint import save_checkpoint
-from colorlab.engine import Trainer, TrainConfig
 
 RNG = np.random.default_rng(0)
 
@@ -284,9 +284,25 @@ def test_colorize_cli_subprocess_exit_code(files, checkpoint, tmp_path):
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "colorlab"]
     out_dir = tmp_path / "out put"
     proc = subprocess.run(
-        [*cmd, "colorize", str(files["spaces-non-ascii"]), str(files["zero-byte"]), str(files["1x1"]),
-         "-o", str(out_dir), "--checkpoint", str(checkpoint), "--size", "16", "--device", "cpu"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        [
+            *cmd,
+            "colorize",
+            str(files["spaces-non-ascii"]),
+            str(files["zero-byte"]),
+            str(files["1x1"]),
+            "-o",
+            str(out_dir),
+            "--checkpoint",
+            str(checkpoint),
+            "--size",
+            "16",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
     )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
@@ -447,32 +463,46 @@ def test_temperature_0_is_refused_not_read_as_the_default(bins_net):
         bins_net.decode(logits, temperature=0)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"saturation": float("nan")}, "saturation must be a number from 0"),
-    ({"saturation": -1.0}, "saturation must be a number from 0"),
-    ({"size": 0}, "multiple of 8"),
-    ({"size": -8}, "multiple of 8"),
-    ({"size": 7}, "multiple of 8"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"saturation": float("nan")}, "saturation must be a number from 0"),
+        ({"saturation": -1.0}, "saturation must be a number from 0"),
+        ({"size": 0}, "multiple of 8"),
+        ({"size": -8}, "multiple of 8"),
+        ({"size": 7}, "multiple of 8"),
+    ],
+)
 def test_api_refuses_bad_saturation_and_size(bins_net, kwargs, match):
     with pytest.raises(ValueError, match=match):
         colorize(np.full((16, 16, 3), 120, np.uint8), bins_net, **kwargs)
 
 
-@pytest.mark.parametrize("args,match", [
-    (["colorize", "IMG", "-o", "OUT.png", "--temperature", "nan"], "--temperature must be a number from 0.001"),
-    (["colorize", "IMG", "-o", "OUT.png", "--temperature", "1e-40"], "--temperature must be a number from 0.001"),
-    (["colorize", "IMG", "-o", "OUT.png", "--temperature", "0"], "--temperature must be a number from 0.001"),
-    (["colorize", "IMG", "-o", "OUT.png", "--saturation", "nan"], "--saturation must be a number from 0"),
-    (["evaluate", "--data", "sample", "--temperature", "nan"], "--temperature must be a number from 0.001"),
-    (["colorize-video", "VIDEO", "-o", "OUT.mp4", "--size", "0"], "--size must be a multiple of 8"),
-    (["colorize-video", "VIDEO", "-o", "OUT.mp4", "--size", "7"], "--size must be a multiple of 8"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["colorize", "IMG", "-o", "OUT.png", "--temperature", "nan"], "--temperature must be a number from 0.001"),
+        (["colorize", "IMG", "-o", "OUT.png", "--temperature", "1e-40"], "--temperature must be a number from 0.001"),
+        (["colorize", "IMG", "-o", "OUT.png", "--temperature", "0"], "--temperature must be a number from 0.001"),
+        (["colorize", "IMG", "-o", "OUT.png", "--saturation", "nan"], "--saturation must be a number from 0"),
+        (["evaluate", "--data", "sample", "--temperature", "nan"], "--temperature must be a number from 0.001"),
+        (["colorize-video", "VIDEO", "-o", "OUT.mp4", "--size", "0"], "--size must be a multiple of 8"),
+        (["colorize-video", "VIDEO", "-o", "OUT.mp4", "--size", "7"], "--size must be a multiple of 8"),
+    ],
+)
 def test_cli_refuses_bad_numbers_in_one_line(files, tmp_path, capsys, args, match):
     from colorlab.cli import main
 
-    args = [str(files["rgba-png"]) if a == "IMG" else str(tmp_path / "clip.mp4") if a == "VIDEO" else
-            str(tmp_path / a) if a.startswith("OUT") else a for a in args]
+    args = [
+        str(files["rgba-png"])
+        if a == "IMG"
+        else str(tmp_path / "clip.mp4")
+        if a == "VIDEO"
+        else str(tmp_path / a)
+        if a.startswith("OUT")
+        else a
+        for a in args
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and match in err[0], err
@@ -495,15 +525,23 @@ def test_a_checkpoint_with_a_bad_temperature_is_refused_at_load_naming_it(bins_n
     assert len(err) == 1 and "bad-t.pt" in err[0] and "temperature" in err[0]
 
 
-@pytest.mark.parametrize("closed,args,match", [
-    (0, ["colorize", "-", "-o", "OUT"], "standard input, which is closed"),
-    (1, ["colorize", "IMG", "-o", "-"], "standard output, which is closed"),
-])
+@pytest.mark.parametrize(
+    "closed,args,match",
+    [
+        (0, ["colorize", "-", "-o", "OUT"], "standard input, which is closed"),
+        (1, ["colorize", "IMG", "-o", "-"], "standard output, which is closed"),
+    ],
+)
 def test_closed_standard_streams_get_one_line_not_a_traceback(files, tmp_path, closed, args, match):
     # issue 27, case 13: `colorlab colorize - -o o <&-` and `colorize a.png -o - >&-`
     args = [str(files["rgba-png"]) if a == "IMG" else str(tmp_path / "out") if a == "OUT" else a for a in args]
-    proc = subprocess.run([sys.executable, "-m", "colorlab", *args], stderr=subprocess.PIPE, text=True,
-                          preexec_fn=lambda: os.close(closed), timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "colorlab", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(closed),
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
@@ -536,8 +574,22 @@ def test_a_validation_fraction_that_leaves_nothing_to_train_names_the_cause(tmp_
 
     for name, img in list(sample_images().items())[:4]:
         Image.fromarray(img).save(tmp_path / f"{name}.png")
-    code = cli_main(["train", "--data", str(tmp_path), "--val-fraction", "0.99", "--backbone", "none", "--size", "16",
-                     "--out", str(tmp_path / "run.pt"), "--no-progress"])
+    code = cli_main(
+        [
+            "train",
+            "--data",
+            str(tmp_path),
+            "--val-fraction",
+            "0.99",
+            "--backbone",
+            "none",
+            "--size",
+            "16",
+            "--out",
+            str(tmp_path / "run.pt"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "leaves none to train on" in err[0] and "--val-fraction" in err[0]
 

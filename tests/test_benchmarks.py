@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def _run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -26,8 +30,25 @@ def _run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedPro
 def test_train_throughput_tiny_cpu(tmp_path):
     out = tmp_path / "tt.json"
     proc = _run(
-        "train_throughput.py", "--device", "cpu", "--size", "32", "--batch-size", "2", "--steps", "2", "--warmup", "1",
-        "--backbones", "none", "--images", "6", "--workdir", str(tmp_path / "work"), "--out", str(out),
+        "train_throughput.py",
+        "--device",
+        "cpu",
+        "--size",
+        "32",
+        "--batch-size",
+        "2",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--backbones",
+        "none",
+        "--images",
+        "6",
+        "--workdir",
+        str(tmp_path / "work"),
+        "--out",
+        str(out),
     )
     assert "model img/s" in proc.stdout and "fast / naive end-to-end (none)" in proc.stdout
     r = json.loads(out.read_text())
@@ -38,7 +59,14 @@ def test_train_throughput_tiny_cpu(tmp_path):
     configs = {row["config"]: row for row in r["results"]}
     assert set(configs) == {"naive", "fast", "fast_folder"}
     for row in r["results"]:
-        for key in ("model_only_img_s", "end_to_end_img_s", "e2e_over_model_only", "gflops_per_image", "mfu_model_only", "mfu_end_to_end"):
+        for key in (
+            "model_only_img_s",
+            "end_to_end_img_s",
+            "e2e_over_model_only",
+            "gflops_per_image",
+            "mfu_model_only",
+            "mfu_end_to_end",
+        ):
             assert isinstance(row[key], float) and row[key] > 0, key
         assert row["backbone"] == "none" and row["precision"] in ("fp32", "bf16")
         assert "peak_memory_gb_end_to_end" in row and "compile_s" in row
@@ -65,8 +93,23 @@ def test_colorize_overhead_tiny_cpu(tmp_path):
 def test_video_fps_tiny_cpu(tmp_path):
     out = tmp_path / "vf.json"
     proc = _run(
-        "video_fps.py", "--random-backbone", "none", "--width", "64", "--height", "48", "--seconds", "1", "--fps", "8",
-        "--size", "32", "--batch-size", "3", "--out", str(out),
+        "video_fps.py",
+        "--random-backbone",
+        "none",
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--seconds",
+        "1",
+        "--fps",
+        "8",
+        "--size",
+        "32",
+        "--batch-size",
+        "3",
+        "--out",
+        str(out),
     )
     assert "frames/s" in proc.stdout and "end_to_end" in proc.stdout
     r = json.loads(out.read_text())
@@ -75,19 +118,40 @@ def test_video_fps_tiny_cpu(tmp_path):
     stages = {row["stage"]: row for row in r["results"]}
     assert set(stages) == {"decode", "network", "colorize_raw", "end_to_end"}
     assert all(row["fps"] > 0 and abs(row["fps"] - 8 / row["seconds"]) < 1e-6 for row in r["results"])
-    assert r["end_to_end"]["audio"] == "copied (aac)" and 4 in r["end_to_end"]["cuts"]  # the hard cut (a 4-frame pan may add one)
+    assert (
+        r["end_to_end"]["audio"] == "copied (aac)" and 4 in r["end_to_end"]["cuts"]
+    )  # the hard cut (a 4-frame pan may add one)
 
 
 def test_architectures_side_by_side_tiny_cpu(tmp_path):
     out = tmp_path / "arch.json"
-    proc = _run("architectures.py", "--steps", "1", "--rounds", "1", "--repeats", "1", "--batch-size", "2", "--size", "64",
-                "--latency-size", "96", "--threads", "1", "--out", str(out))
+    proc = _run(
+        "architectures.py",
+        "--steps",
+        "1",
+        "--rounds",
+        "1",
+        "--repeats",
+        "1",
+        "--batch-size",
+        "2",
+        "--size",
+        "64",
+        "--latency-size",
+        "96",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    )
     assert "unet / paper, regression" in proc.stdout
     r = json.loads(out.read_text())
     assert set(r["rows"]) == {"paper/regression", "paper/classification", "unet/regression", "unet/classification"}
     assert all(row["train_img_s"] > 0 and row["colorize_ms"] > 0 for row in r["rows"].values())
     ratio = r["unet_over_paper"]["regression"]["colorize_ms"]
-    assert abs(ratio - r["rows"]["unet/regression"]["colorize_ms"] / r["rows"]["paper/regression"]["colorize_ms"]) < 1e-2
+    assert (
+        abs(ratio - r["rows"]["unet/regression"]["colorize_ms"] / r["rows"]["paper/regression"]["colorize_ms"]) < 1e-2
+    )
 
 
 def test_hint_gain_tiny_cpu(tmp_path):
@@ -112,8 +176,25 @@ def test_temperature_on_validation_tiny_cpu(tmp_path, photos):
     cache = prepare(folder, tmp_path / "cache", size=32, workers=1, progress=False)
     ckpt = save_checkpoint(tmp_path / "bins.pt", build_model("none", pretrained=False, head="classification"))
     out = tmp_path / "t.json"
-    proc = _run("temperature_on_validation.py", "--cache", str(cache), "--checkpoint", str(ckpt), "--val-fraction", "0.34",
-                "--every", "1", "--size", "32", "--temperatures", "0.38,1.0", "--threads", "1", "--out", str(out))
+    proc = _run(
+        "temperature_on_validation.py",
+        "--cache",
+        str(cache),
+        "--checkpoint",
+        str(ckpt),
+        "--val-fraction",
+        "0.34",
+        "--every",
+        "1",
+        "--size",
+        "32",
+        "--temperatures",
+        "0.38,1.0",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    )
     assert "validation photos" in proc.stdout
     r = json.loads(out.read_text())
     assert set(r["rows"]) == {"0.38", "1.0"} and r["photos"] >= 1

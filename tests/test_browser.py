@@ -23,7 +23,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from notebook_support import NOTEBOOKS, ROOT, demo_checkpoint, in_ci  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -169,9 +168,8 @@ def wait_until_run_all_is_done(page) -> None:
 def test_lesson_5_app_works_after_run_all_and_colorizes_an_uploaded_photo_in_a_real_browser(jupyterlab, tmp_path):
     """Run All, then the app at the top still shows its photo without an error; an uploaded colour photo
     comes back colorized at its own size, beside its original, with the extractor's guesses."""
-    from playwright.sync_api import sync_playwright
-
     from PIL import Image
+    from playwright.sync_api import sync_playwright
 
     from colorlab.data import sample_images
 
@@ -226,8 +224,17 @@ def test_lesson_5_app_works_after_run_all_and_colorizes_an_uploaded_photo_in_a_r
         except Exception:
             # Keep the evidence: what the page showed when the step failed, the prompts and any errors.
             page.screenshot(path=str(SCREENSHOT_DIR / "browser_failure.png"), full_page=False)
-            print("prompts:", page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "es => es.map(e => e.textContent)"))
-            print("errors:", page.eval_on_selector_all("[data-mime-type*='stderr'], .jp-OutputArea-output pre", "es => es.map(e => e.textContent.slice(0, 300))"))
+            print(
+                "prompts:",
+                page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "es => es.map(e => e.textContent)"),
+            )
+            print(
+                "errors:",
+                page.eval_on_selector_all(
+                    "[data-mime-type*='stderr'], .jp-OutputArea-output pre",
+                    "es => es.map(e => e.textContent.slice(0, 300))",
+                ),
+            )
             raise
         finally:
             browser.close()

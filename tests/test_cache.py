@@ -13,8 +13,8 @@ from colorlab import cache as cache_mod
 from colorlab.cache import CachedDataset, is_cache, prepare, read_index
 from colorlab.crops import CropSpec, crop_batch, sample_crop
 from colorlab.data import center_crop_resize, load_image
-from colorlab.model import ColorizationNet, ModelConfig
 from colorlab.engine import TrainConfig, Trainer
+from colorlab.model import ColorizationNet, ModelConfig
 
 
 def _photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -178,8 +178,13 @@ def test_colorful_crops_work_on_a_cache_too(tmp_path):
     cache = prepare(tmp_path / "photos", tmp_path / "c", size=64, workers=1, progress=False)
     kwargs = dict(size=16, scale=(0.05, 0.1), ratio=(1.0, 1.0))
     plain, picky = CachedDataset(cache, **kwargs), CachedDataset(cache, colorful_crops=4, **kwargs)
+
     def mean_red(ds: CachedDataset) -> float:  # item 0 over 40 epochs: 40 different crops
-        return float(np.mean([red_fraction((next(ds.batches([[0]], e, torch.device("cpu")))[0] * 255).byte()) for e in range(40)]))
+        return float(
+            np.mean(
+                [red_fraction((next(ds.batches([[0]], e, torch.device("cpu")))[0] * 255).byte()) for e in range(40)]
+            )
+        )
 
     red = {"plain": mean_red(plain), "picky": mean_red(picky)}
     assert 0.2 < red["plain"] < 0.8 and red["picky"] > red["plain"] + 0.2
@@ -234,12 +239,46 @@ def test_cli_prepare_and_train_on_cache(photo_dir, tmp_path, capsys):
     from colorlab.cli import main
 
     cache_dir = tmp_path / "c"
-    assert main(["prepare", "--data", str(photo_dir), "--out", str(cache_dir), "--size", "24", "--workers", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--data",
+                str(photo_dir),
+                "--out",
+                str(cache_dir),
+                "--size",
+                "24",
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "7 image(s) stored" in capsys.readouterr().out
     ckpt = tmp_path / "run.pt"
     code = main(
-        ["train", "--data", str(cache_dir), "--backbone", "none", "--size", "16", "--batch-size", "2", "--epochs", "1",
-         "--device", "cpu", "--out", str(ckpt), "--no-progress", "--val-fraction", "0.2"]
+        [
+            "train",
+            "--data",
+            str(cache_dir),
+            "--backbone",
+            "none",
+            "--size",
+            "16",
+            "--batch-size",
+            "2",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(ckpt),
+            "--no-progress",
+            "--val-fraction",
+            "0.2",
+        ]
     )
     assert code == 0 and ckpt.is_file()
     assert "done: step" in capsys.readouterr().out

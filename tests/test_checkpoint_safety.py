@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
+from colorlab.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_checkpoint, save_checkpoint
 from colorlab.cli import main as cli_main
+from colorlab.engine import TrainConfig, Trainer
 from colorlab.infer import load_model
 from colorlab.model import build_model
-from colorlab.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load_checkpoint, save_checkpoint
-from colorlab.engine import Trainer, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,8 +75,13 @@ def test_malicious_checkpoint_refused_without_running(tmp_path, legacy):
     with pytest.raises(CheckpointError):
         load_model(evil, "cpu")
     with pytest.raises(CheckpointError):
-        Trainer(tiny(), [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2, config=TrainConfig(device="cpu"),
-                checkpoint=evil, resume=True)
+        Trainer(
+            tiny(),
+            [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2,
+            config=TrainConfig(device="cpu"),
+            checkpoint=evil,
+            resume=True,
+        )
     assert not sentinel.exists()
 
 
@@ -109,8 +114,11 @@ def test_every_torch_load_is_weights_only():
     calls = []
     for py in sorted((ROOT / "colorlab").glob("*.py")):
         for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "load" and \
-                    getattr(getattr(node.func, "value", None), "id", None) == "torch":
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", None) == "load"
+                and getattr(getattr(node.func, "value", None), "id", None) == "torch"
+            ):
                 kw = {k.arg: k.value for k in node.keywords}
                 ok = isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True
                 calls.append((py.name, node.lineno, ok))
@@ -131,16 +139,26 @@ def _assert_one_line(msg: str, *words: str) -> None:
 def test_other_architecture(tmp_path):
     ck = save_checkpoint(tmp_path / "wide.pt", tiny(channels=16))
     with pytest.raises(CheckpointError) as info:
-        Trainer(tiny(channels=8), [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2,
-                config=TrainConfig(device="cpu"), checkpoint=ck, resume=True)
+        Trainer(
+            tiny(channels=8),
+            [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2,
+            config=TrainConfig(device="cpu"),
+            checkpoint=ck,
+            resume=True,
+        )
     _assert_one_line(str(info.value), "expected", "found", "[8, 8", "[16, 16")
 
 
 def test_other_backbone(tmp_path):
     ck = save_checkpoint(tmp_path / "lite0.pt", tiny(backbone="efficientnet_lite0"))
     with pytest.raises(CheckpointError) as info:
-        Trainer(tiny(), [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2,
-                config=TrainConfig(device="cpu"), checkpoint=ck, resume=True)
+        Trainer(
+            tiny(),
+            [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2,
+            config=TrainConfig(device="cpu"),
+            checkpoint=ck,
+            resume=True,
+        )
     _assert_one_line(str(info.value), "efficientnet_lite0", "'none'")
 
 
@@ -197,9 +215,18 @@ def _crafted(tmp_path, tiny_net, change):
 CRAFTED = {
     "config-a-string": (lambda c: c.__setitem__("model_config", "paper"), "model_config is a str"),
     "weights-a-list": (lambda c: c.__setitem__("model", [1, 2]), "not a mapping of names to tensors"),
-    "integer-weights": (lambda c: c["model"].update({k: v.to(torch.int64) for k, v in c["model"].items()}), "expected floating point"),
-    "negative-channels": (lambda c: c["model_config"].__setitem__("encoder_channels", [-1] * 8), "encoder_channels must be"),
-    "huge-channels": (lambda c: c["model_config"].__setitem__("encoder_channels", [1_000_000] * 8), "encoder_channels must be"),
+    "integer-weights": (
+        lambda c: c["model"].update({k: v.to(torch.int64) for k, v in c["model"].items()}),
+        "expected floating point",
+    ),
+    "negative-channels": (
+        lambda c: c["model_config"].__setitem__("encoder_channels", [-1] * 8),
+        "encoder_channels must be",
+    ),
+    "huge-channels": (
+        lambda c: c["model_config"].__setitem__("encoder_channels", [1_000_000] * 8),
+        "encoder_channels must be",
+    ),
     "too-many-weights": (lambda c: c["model_config"].__setitem__("encoder_channels", [4096] * 8), "weights, more than"),
     "head-a-list": (lambda c: c["model_config"].__setitem__("head", ["regression"]), "head must be a name"),
     "step-text": (lambda c: c.__setitem__("step", "ten"), "not a count"),
@@ -240,8 +267,24 @@ def test_resume_from_a_checkpoint_with_a_damaged_optimizer_is_one_line(tmp_path,
     for i in range(3):
         Image.fromarray(np.random.default_rng(i).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(data / f"{i}.png")
     run = tmp_path / "run.pt"
-    args = ["train", "--data", str(data), "--epochs", "1", "--batch-size", "2", "--size", "16", "--backbone", "none",
-            "--out", str(run), "--no-progress", "--val-fraction", "0"]
+    args = [
+        "train",
+        "--data",
+        str(data),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--size",
+        "16",
+        "--backbone",
+        "none",
+        "--out",
+        str(run),
+        "--no-progress",
+        "--val-fraction",
+        "0",
+    ]
     assert main(args) == 0
     ckpt = torch.load(run, weights_only=True)
     ckpt["optimizer"] = {"state": {}, "param_groups": []}

@@ -36,7 +36,10 @@ def test_classification_head_predicts_bin_logits_at_half_resolution_and_decodes_
 def test_a_low_temperature_decodes_to_a_more_saturated_colour_than_the_mean():
     net = build_model("none", head="classification", **TINY).eval()
     bins = net.ab_bins
-    red, green = int(torch.argmin((bins - torch.tensor([60.0, 50.0])).norm(dim=1))), int(torch.argmin((bins - torch.tensor([-50.0, 50.0])).norm(dim=1)))
+    red, green = (
+        int(torch.argmin((bins - torch.tensor([60.0, 50.0])).norm(dim=1))),
+        int(torch.argmin((bins - torch.tensor([-50.0, 50.0])).norm(dim=1))),
+    )
     logits = torch.full((1, len(bins), 1, 1), -10.0)
     logits[0, red], logits[0, green] = 2.0, 1.5  # red a little more likely than green
     mean = net.decode(logits, temperature=1.0)[0, :, 0, 0] * 128
@@ -47,7 +50,9 @@ def test_a_low_temperature_decodes_to_a_more_saturated_colour_than_the_mean():
 
 def test_rebalancing_weights_are_measured_on_the_training_photos_with_expectation_one(photos):
     net = build_model("none", head="classification", **TINY)
-    ds = ColorDataset([center_crop_resize(photos[n], 64) for n in ("coffee", "chelsea", "astronaut")], size=32, augment=False)
+    ds = ColorDataset(
+        [center_crop_resize(photos[n], 64) for n in ("coffee", "chelsea", "astronaut")], size=32, augment=False
+    )
     set_weights_from(net, ds)
     assert float((net.ab_prior * net.ab_weights).sum()) == pytest.approx(1.0, abs=1e-5)
     assert net.ab_weights.max() > 2 * net.ab_weights.min()  # rare colours weigh more
@@ -86,13 +91,38 @@ def test_cli_trains_a_classification_model_and_colorizes_with_a_temperature(tmp_
     for name in ("coffee", "chelsea"):
         Image.fromarray(center_crop_resize(photos[name], 48)).save(folder / f"{name}.png")
     ckpt = tmp_path / "cls.pt"
-    args = ["train", "--data", str(folder), "--head", "classification", "--backbone", "none", "--size", "32",
-            "--batch-size", "2", "--epochs", "1", "--val-fraction", "0", "--device", "cpu", "--no-progress", "--out", str(ckpt)]
+    args = [
+        "train",
+        "--data",
+        str(folder),
+        "--head",
+        "classification",
+        "--backbone",
+        "none",
+        "--size",
+        "32",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--val-fraction",
+        "0",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        str(ckpt),
+    ]
     assert main(args) == 0
     model = load_model(ckpt, "cpu")
     assert model.config.head == "classification" and model.ab_weights.std() > 0
     out = tmp_path / "out"
-    assert main(["colorize", str(folder / "coffee.png"), "-o", str(out), "--checkpoint", str(ckpt), "--temperature", "0.1"]) == 0
+    assert (
+        main(
+            ["colorize", str(folder / "coffee.png"), "-o", str(out), "--checkpoint", str(ckpt), "--temperature", "0.1"]
+        )
+        == 0
+    )
     assert np.asarray(Image.open(out / "coffee.png")).shape == (48, 48, 3)
     a = colorize(folder / "coffee.png", model, temperature=1.0)
     b = colorize(folder / "coffee.png", model, temperature=0.05)

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,7 +13,9 @@ from colorlab.cli import main
 
 
 def test_python_dash_m_colorlab_help_lists_the_commands():
-    out = subprocess.run([sys.executable, "-m", "colorlab", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "colorlab", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for cmd in ("colorize", "train", "evaluate"):
         assert cmd in out
 
@@ -32,7 +33,19 @@ def test_colorize_writes_png_at_input_size_and_reports_bad_files(tmp_path, tiny_
     Image.fromarray(photos["chelsea"][:50, :70]).save(good)
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"garbage")
-    code = main(["colorize", str(good), str(bad), "-o", str(tmp_path / "out"), "--checkpoint", str(tiny_checkpoint), "--size", "32"])
+    code = main(
+        [
+            "colorize",
+            str(good),
+            str(bad),
+            "-o",
+            str(tmp_path / "out"),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--size",
+            "32",
+        ]
+    )
     assert code == 1
     out = Image.open(tmp_path / "out" / "old photo.png")
     assert out.size == (70, 50) and out.mode == "RGB"
@@ -47,10 +60,26 @@ def test_train_then_evaluate_from_the_command_line(tmp_path, photos, capsys):
     for name in ("coffee", "chelsea", "astronaut"):
         Image.fromarray(photos[name]).save(data / f"{name}.jpg")
     ckpt = tmp_path / "run.pt"
-    code = main([
-        "train", "--data", str(data), "--epochs", "1", "--batch-size", "2", "--size", "16",
-        "--backbone", "none", "--out", str(ckpt), "--no-progress", "--val-fraction", "0.34",
-    ])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(data),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--size",
+            "16",
+            "--backbone",
+            "none",
+            "--out",
+            str(ckpt),
+            "--no-progress",
+            "--val-fraction",
+            "0.34",
+        ]
+    )
     assert code == 0 and ckpt.is_file()
     capsys.readouterr()
     assert main(["evaluate", "--data", str(data), "--checkpoint", str(ckpt), "--size", "32", "--json"]) == 0
@@ -71,8 +100,26 @@ def test_train_colorful_crops_refuses_nonsense_and_works_on_a_prepared_cache_too
     for name in ("coffee", "chelsea"):
         Image.fromarray(photos[name]).save(folder / f"{name}.png")
     prepare(folder, tmp_path / "cache", size=32, progress=False)
-    args = ["train", "--data", str(tmp_path / "cache"), "--colorful-crops", "3", "--out", str(tmp_path / "r.pt"),
-            "--backbone", "none", "--size", "16", "--batch-size", "2", "--epochs", "1", "--val-fraction", "0", "--no-progress"]
+    args = [
+        "train",
+        "--data",
+        str(tmp_path / "cache"),
+        "--colorful-crops",
+        "3",
+        "--out",
+        str(tmp_path / "r.pt"),
+        "--backbone",
+        "none",
+        "--size",
+        "16",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--val-fraction",
+        "0",
+        "--no-progress",
+    ]
     assert main(args) == 0
     assert load_checkpoint(tmp_path / "r.pt")["step"] == 1
 
@@ -83,9 +130,10 @@ def test_train_exclude_rejects_unknown_sample_names(capsys):
 
 
 def test_export_writes_a_small_half_precision_copy_without_optimizer(tmp_path, photos, capsys):
-    from colorlab.model import build_model
-    from colorlab.checkpoint import load_checkpoint, save_checkpoint
     import torch
+
+    from colorlab.checkpoint import load_checkpoint, save_checkpoint
+    from colorlab.model import build_model
 
     model = build_model("none")
     opt = torch.optim.Adam(model.parameters())
@@ -101,7 +149,23 @@ def test_export_writes_a_small_half_precision_copy_without_optimizer(tmp_path, p
 
 
 def test_evaluate_only_some_sample_photos(tiny_checkpoint, capsys):
-    assert main(["evaluate", "--data", "sample", "--only", "coffee", "--checkpoint", str(tiny_checkpoint), "--size", "32", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                "sample",
+                "--only",
+                "coffee",
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--size",
+                "32",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["n"] == 1
 
 
@@ -158,7 +222,9 @@ def _save(path, rgb):
     return path
 
 
-def test_colorize_a_folder_colorizes_the_images_below_it_mirroring_subfolders(tmp_path, tiny_checkpoint, photos, capsys):
+def test_colorize_a_folder_colorizes_the_images_below_it_mirroring_subfolders(
+    tmp_path, tiny_checkpoint, photos, capsys
+):
     folder = tmp_path / "old photos"
     _save(folder / "cat.jpg", photos["chelsea"][:40, :60])
     _save(folder / "kitchen" / "cup.png", photos["coffee"][:30, :20])
@@ -167,7 +233,10 @@ def test_colorize_a_folder_colorizes_the_images_below_it_mirroring_subfolders(tm
     assert main(["colorize", str(folder), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--size", "32"]) == 0
     assert Image.open(out / "cat.png").size == (60, 40)
     assert Image.open(out / "kitchen" / "cup.png").size == (20, 30)
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["cat.png", "kitchen/cup.png"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "cat.png",
+        "kitchen/cup.png",
+    ]
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
 
 
@@ -186,7 +255,10 @@ def test_colorize_a_folder_into_itself_skips_its_own_earlier_results(tmp_path, t
 
 def test_colorize_an_empty_folder_says_so_and_fails(tmp_path, tiny_checkpoint, capsys):
     (tmp_path / "empty").mkdir()
-    assert main(["colorize", str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--checkpoint", str(tiny_checkpoint)]) == 1
+    assert (
+        main(["colorize", str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--checkpoint", str(tiny_checkpoint)])
+        == 1
+    )
     err = capsys.readouterr().err
     assert "empty: no images found" in err and ".jpg" in err
 
@@ -199,7 +271,21 @@ def test_colorize_dash_reads_stdin_and_dash_o_writes_png_to_stdout(tmp_path, tin
     work = tmp_path / "cwd"
     work.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-m", "colorlab", "colorize", "-", "-o", "-", "--checkpoint", str(tiny_checkpoint), "--size", "32", "--device", "cpu"],
+        [
+            sys.executable,
+            "-m",
+            "colorlab",
+            "colorize",
+            "-",
+            "-o",
+            "-",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--size",
+            "32",
+            "--device",
+            "cpu",
+        ],
         input=buffer.getvalue(),
         capture_output=True,
         cwd=work,
@@ -225,7 +311,9 @@ def test_colorize_dash_into_a_folder_writes_stdin_png(tmp_path, tiny_checkpoint,
     buffer = io.BytesIO()
     Image.fromarray(photos["coffee"][:24, :40]).save(buffer, format="PNG")
     _stdin_with(monkeypatch, buffer.getvalue())
-    assert main(["colorize", "-", "-o", str(tmp_path / "out"), "--checkpoint", str(tiny_checkpoint), "--size", "32"]) == 0
+    assert (
+        main(["colorize", "-", "-o", str(tmp_path / "out"), "--checkpoint", str(tiny_checkpoint), "--size", "32"]) == 0
+    )
     assert Image.open(tmp_path / "out" / "stdin.png").size == (40, 24)
     assert "<stdin> -> " in capsys.readouterr().out
 
@@ -266,7 +354,21 @@ def test_colorized_files_get_ordinary_permissions_and_no_temp_files_stay(tmp_pat
     source = _save(tmp_path / "cat.jpg", photos["chelsea"][:16, :16])
     old = os.umask(0o022)
     try:
-        assert main(["colorize", str(source), "-o", str(tmp_path / "out"), "--checkpoint", str(tiny_checkpoint), "--size", "16"]) == 0
+        assert (
+            main(
+                [
+                    "colorize",
+                    str(source),
+                    "-o",
+                    str(tmp_path / "out"),
+                    "--checkpoint",
+                    str(tiny_checkpoint),
+                    "--size",
+                    "16",
+                ]
+            )
+            == 0
+        )
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out" / "cat.png").stat().st_mode) == 0o644

@@ -247,12 +247,17 @@ def test_photo_mix_split_holds_out_every_nth_photo_per_collection_by_rules_that_
     for r in rows:
         by.setdefault((r.split, r.name.split("/")[0]), []).append(r)
     assert len(by["train", "miniplaces"]) == 600  # 300 per category, not 305
-    assert [r.name for r in by["heldout", "miniplaces"]] == [f"miniplaces/data/images/val/{i:08d}.jpg" for i in (0, 100, 200)]
+    assert [r.name for r in by["heldout", "miniplaces"]] == [
+        f"miniplaces/data/images/val/{i:08d}.jpg" for i in (0, 100, 200)
+    ]
     assert [r.name for r in by["heldout", "clothing"]] == ["clothing/images/000.jpg"]  # every 50th of 12
     assert [r.name for r in by["heldout", "imagenet"]] == ["imagenet/n00000000_x.JPEG", "imagenet/n00000010_x.JPEG"]
     assert len(by["train", "imagenet"]) == 10 and MIX_SOURCES["imagenet"]["every"] == 10
     assert all(r.sha256 == sha256_of(tmp_path / r.name) for r in rows if not r.name.startswith("sample:"))
-    assert {r.name for r in by["heldout", "sample:china"] + by["heldout", "sample:flower"]} == {"sample:china", "sample:flower"}
+    assert {r.name for r in by["heldout", "sample:china"] + by["heldout", "sample:flower"]} == {
+        "sample:china",
+        "sample:flower",
+    }
     import shutil
 
     shutil.rmtree(tmp_path / "food")

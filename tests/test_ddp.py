@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from colorlab.model import ColorizationNet, ModelConfig
 from colorlab.engine import TrainConfig, Trainer
+from colorlab.model import ColorizationNet, ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(backbone="none", encoder_channels=(8, 16, 16, 16, 16, 16, 16, 16), fusion_channels=16)
@@ -46,8 +46,13 @@ def _train_one(rank: int, out: str, use_cache: str | None) -> None:
     initial = {k: v.clone() for k, v in model.trainable_state_dict().items()}
     data = CachedDataset(use_cache, size=32) if use_cache else ColorDataset(_photos(), size=32)
     cfg = TrainConfig(epochs=2, batch_size=2, device="cpu", progress=False, max_steps=4, lr=1e-2)
-    trainer = Trainer(model, data, data if not use_cache else data.subset(range(4), augment=False), cfg,
-                      checkpoint=Path(out) / "ckpt.pt")
+    trainer = Trainer(
+        model,
+        data,
+        data if not use_cache else data.subset(range(4), augment=False),
+        cfg,
+        checkpoint=Path(out) / "ckpt.pt",
+    )
     shard = trainer.shard(0)
     trainer.fit()
     torch.save(
@@ -122,9 +127,30 @@ def test_torchrun_cli_on_cpu(tmp_path):
     ckpt = tmp_path / "run.pt"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}", "-m", "colorlab", "train", "--data", str(cache), "--backbone", "none",
-        "--size", "32", "--batch-size", "2", "--epochs", "1", "--device", "cpu", "--out", str(ckpt), "--no-progress",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "colorlab",
+        "train",
+        "--data",
+        str(cache),
+        "--backbone",
+        "none",
+        "--size",
+        "32",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(ckpt),
+        "--no-progress",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

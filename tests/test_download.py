@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import http.server
+import importlib
 import io
 import os
 import re
@@ -46,7 +46,7 @@ class ServerState:
 
 
 class RangeHandler(http.server.BaseHTTPRequestHandler):
-    server: "StateServer"
+    server: StateServer
 
     def do_GET(self) -> None:  # noqa: N802
         state = self.server.state
@@ -140,9 +140,7 @@ def sha(data: bytes) -> str:
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def all_paths(folder: Path) -> set[str]:
@@ -342,9 +340,7 @@ def test_imagenette_entries_are_registered_with_torchvision_md5():
     assert dl.DATASETS["imagenette-320"].md5 == "3df6f0d01a2c9592104656642f5e78a3"
 
 
-@pytest.mark.parametrize(
-    "bad", ["not-a-dataset", "ftp://127.0.0.1/a.tgz", "file:///etc/passwd", "http://127.0.0.1/"]
-)
+@pytest.mark.parametrize("bad", ["not-a-dataset", "ftp://127.0.0.1/a.tgz", "file:///etc/passwd", "http://127.0.0.1/"])
 def test_unknown_names_and_non_http_urls_are_rejected(tmp_path, bad):
     with pytest.raises(ValueError):
         download(bad, tmp_path, progress=False)

@@ -245,4 +245,3 @@ def test_function_checks_report_a_crash_or_a_value_instead_of_raising(check):
 @pytest.mark.parametrize("check", CHECKS[3:], ids=lambda c: c.__name__)
 def test_number_checks_refuse_a_non_number_politely(check):
     assert "pass one number" in check("12").message
-

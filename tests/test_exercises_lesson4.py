@@ -85,7 +85,11 @@ def test_the_toy_figure_has_a_title_and_labelled_axes():
     import matplotlib.pyplot as plt
 
     fig = viz.loss_optima_figure({"half and half": lesson4.red_green_patch(40)}, lesson4.TOY_L)
-    assert fig._suptitle.get_text() and fig.axes[0].get_xlabel().startswith("a") and fig.axes[0].get_ylabel().startswith("b")
+    assert (
+        fig._suptitle.get_text()
+        and fig.axes[0].get_xlabel().startswith("a")
+        and fig.axes[0].get_ylabel().startswith("b")
+    )
     plt.close(fig)
 
 
@@ -96,11 +100,17 @@ def test_trainable_share_check_judges_right_and_wrong_answers():
 
     assert lesson4.check_trainable_share(right_answer).passed
     assert "frozen share" in lesson4.check_trainable_share(lambda m: 1 - right_answer(m)).message
-    assert "counts tensors" in lesson4.check_trainable_share(
-        lambda m: sum(1 for p in m.parameters() if p.requires_grad) / len(list(m.parameters()))).message
+    assert (
+        "counts tensors"
+        in lesson4.check_trainable_share(
+            lambda m: sum(1 for p in m.parameters() if p.requires_grad) / len(list(m.parameters()))
+        ).message
+    )
     assert "percentage" in lesson4.check_trainable_share(lambda m: 100 * right_answer(m)).message
-    assert "count of weights" in lesson4.check_trainable_share(
-        lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)).message
+    assert (
+        "count of weights"
+        in lesson4.check_trainable_share(lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)).message
+    )
     assert not lesson4.check_trainable_share(lambda m: 0.5).passed
     assert "raised" in lesson4.check_trainable_share(lambda m: 1 / 0).message
     assert not lesson4.check_trainable_share(None).passed

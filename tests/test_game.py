@@ -1,4 +1,4 @@
-""""Real or colorized?": the plan, the statistics, the results file and the app, without a browser."""
+""" "Real or colorized?": the plan, the statistics, the results file and the app, without a browser."""
 
 from __future__ import annotations
 
@@ -470,7 +470,9 @@ def test_a_judge_function_plays_the_same_seeded_games_people_get(small_photos, t
         judged.append(picture)
         return REAL
 
-    records = game.play(always_real, seeds=[0, 1], photos=small_photos, models={"tiny": tiny_net}, size=32, network_size=32)
+    records = game.play(
+        always_real, seeds=[0, 1], photos=small_photos, models={"tiny": tiny_net}, size=32, network_size=32
+    )
     plans = [game.plan_rounds(list(small_photos), ["tiny"], s) for s in (0, 1)]
     assert [(r["photo"], r["crop"], r["shown"]) for r in records] == [
         (r.photo, r.crop, r.shown) for plan in plans for r in plan
@@ -487,8 +489,14 @@ def test_pool_results_skips_lines_with_odd_values_or_absurd_nesting(tmp_path):
     r = Round("chelsea", game.WHOLE, COLORIZED, "demo")
     good = game.answer_record(r, REAL, seconds=1.0, session="s", player="ann")
     path = tmp_path / "results.jsonl"
-    lines = [json.dumps(good), json.dumps({**good, "player": [1]}), json.dumps({**good, "session": {"a": 1}}),
-             "[" * 100_000 + "]" * 100_000, json.dumps({**good, "answer": ["real"]}), json.dumps(good)]
+    lines = [
+        json.dumps(good),
+        json.dumps({**good, "player": [1]}),
+        json.dumps({**good, "session": {"a": 1}}),
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({**good, "answer": ["real"]}),
+        json.dumps(good),
+    ]
     path.write_text("\n".join(lines) + "\n")
     with pytest.warns(UserWarning, match=r"skipped 4 incomplete or invalid line\(s\) \(line 2, 3, 4, 5\)"):
         summary = game.pool_results(path)

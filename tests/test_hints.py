@@ -36,9 +36,16 @@ def test_colours_parse_from_hex_and_triples_and_refuse_the_rest():
 
 
 def test_positions_are_checked_against_the_photo():
-    assert validate_hints([(0, 0, "#000000"), (9.5, 4, (1, 2, 3))], 10, 5) == [(0.0, 0.0, (0, 0, 0)), (9.5, 4.0, (1, 2, 3))]
-    for bad, match in [((10, 0, "#000000"), "outside the 10x5"), ((0, -1, "#000000"), "outside"),
-                       ((float("nan"), 0, "#000000"), "numbers"), ((1, 2), "not \\(x, y, colour\\)")]:
+    assert validate_hints([(0, 0, "#000000"), (9.5, 4, (1, 2, 3))], 10, 5) == [
+        (0.0, 0.0, (0, 0, 0)),
+        (9.5, 4.0, (1, 2, 3)),
+    ]
+    for bad, match in [
+        ((10, 0, "#000000"), "outside the 10x5"),
+        ((0, -1, "#000000"), "outside"),
+        ((float("nan"), 0, "#000000"), "numbers"),
+        ((1, 2), "not \\(x, y, colour\\)"),
+    ]:
         with pytest.raises(ValueError, match=match):
             validate_hints([bad], 10, 5)
 
@@ -78,8 +85,12 @@ def test_hints_file_must_be_a_list_of_x_y_rgb(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(json.dumps([{"x": 3, "y": 4, "rgb": [1, 2, 3]}]))
     assert read_hints_file(good) == [(3, 4, (1, 2, 3))]
-    for text, match in [('{"x": 1}', "expected a list"), ("[1, 2]", "entry 1"), ('[{"x": 1, "y": 2, "rgb": "nope"}]', "hint colour"),
-                        ("not json", "not JSON")]:
+    for text, match in [
+        ('{"x": 1}', "expected a list"),
+        ("[1, 2]", "entry 1"),
+        ('[{"x": 1, "y": 2, "rgb": "nope"}]', "hint colour"),
+        ("not json", "not JSON"),
+    ]:
         bad = tmp_path / "bad.json"
         bad.write_text(text)
         with pytest.raises(ValueError, match=match):
@@ -95,17 +106,39 @@ def test_cli_hints_from_flags_and_a_file(tmp_path, photos, hint_ckpt, capsys):
     hints_file.write_text(json.dumps([{"x": 5, "y": 6, "rgb": [0, 200, 0]}]))
     plain, hinted = tmp_path / "plain.png", tmp_path / "hinted.png"
     assert main(["colorize", str(src), "-o", str(plain), "--checkpoint", str(hint_ckpt), "--precision", "fp32"]) == 0
-    assert main(["colorize", str(src), "-o", str(hinted), "--checkpoint", str(hint_ckpt), "--precision", "fp32",
-                 "--hint", "64,48,#d02020", "--hint", "1,2,#0000ff", "--hints", str(hints_file)]) == 0
+    assert (
+        main(
+            [
+                "colorize",
+                str(src),
+                "-o",
+                str(hinted),
+                "--checkpoint",
+                str(hint_ckpt),
+                "--precision",
+                "fp32",
+                "--hint",
+                "64,48,#d02020",
+                "--hint",
+                "1,2,#0000ff",
+                "--hints",
+                str(hints_file),
+            ]
+        )
+        == 0
+    )
     assert np.abs(np.asarray(Image.open(hinted)).astype(int) - np.asarray(Image.open(plain))).max() > 0
 
 
-@pytest.mark.parametrize("args,match", [
-    (["--hint", "64,48"], "expected X,Y,#RRGGBB"),
-    (["--hint", "a,b,#ffffff"], "expected X,Y,#RRGGBB"),
-    (["--hint", "1,2,#ffff"], "hint colour"),
-    (["--hint", "500,2,#ffffff"], "outside the 128x96 photo"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--hint", "64,48"], "expected X,Y,#RRGGBB"),
+        (["--hint", "a,b,#ffffff"], "expected X,Y,#RRGGBB"),
+        (["--hint", "1,2,#ffff"], "hint colour"),
+        (["--hint", "500,2,#ffffff"], "outside the 128x96 photo"),
+    ],
+)
 def test_cli_bad_hints_get_one_clear_line(tmp_path, photos, hint_ckpt, capsys, args, match):
     src = tmp_path / "cat.png"
     Image.fromarray(photos["chelsea"][:96, :128]).save(src)
@@ -115,11 +148,36 @@ def test_cli_bad_hints_get_one_clear_line(tmp_path, photos, hint_ckpt, capsys, a
     assert not (tmp_path / "out.png").exists()
 
 
-def test_cli_hints_on_a_model_without_them_or_on_several_photos_are_refused(tmp_path, photos, tiny_checkpoint, hint_ckpt, capsys):
+def test_cli_hints_on_a_model_without_them_or_on_several_photos_are_refused(
+    tmp_path, photos, tiny_checkpoint, hint_ckpt, capsys
+):
     src = tmp_path / "cat.png"
     Image.fromarray(photos["chelsea"][:96, :128]).save(src)
-    code = main(["colorize", str(src), "-o", str(tmp_path / "o.png"), "--checkpoint", str(tiny_checkpoint), "--hint", "1,1,#ff0000"])
+    code = main(
+        [
+            "colorize",
+            str(src),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--hint",
+            "1,1,#ff0000",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "takes no hints" in err and "--arch unet --hints" in err
-    code = main(["colorize", str(src), str(src), "-o", str(tmp_path / "out"), "--checkpoint", str(hint_ckpt), "--hint", "1,1,#ff0000"])
+    code = main(
+        [
+            "colorize",
+            str(src),
+            str(src),
+            "-o",
+            str(tmp_path / "out"),
+            "--checkpoint",
+            str(hint_ckpt),
+            "--hint",
+            "1,1,#ff0000",
+        ]
+    )
     assert code == 2 and "hints are for one photo" in capsys.readouterr().err

@@ -7,6 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
+from colorlab.checkpoint import CheckpointError, save_checkpoint
+from colorlab.color import rgb_to_l
 from colorlab.infer import (
     colorize,
     colorize_many,
@@ -14,8 +16,6 @@ from colorlab.infer import (
     network_input_size,
     predict_ab,
 )
-from colorlab.color import rgb_to_l
-from colorlab.checkpoint import CheckpointError, save_checkpoint
 
 
 @pytest.mark.parametrize("h,w", [(1, 1), (7, 300), (300, 7), (233, 311), (64, 64)])

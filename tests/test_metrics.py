@@ -56,8 +56,15 @@ def test_format_table_reports_the_mean_and_median_gain_and_the_photos_above_gray
     from colorlab.metrics import format_table
 
     def rec(model, gray):
-        return {"model_psnr": model, "gray_psnr": gray, "model_ssim": 0.9, "gray_ssim": 0.9,
-                "model_colorfulness": 10.0, "gray_colorfulness": 0.0, "true_colorfulness": 20.0}
+        return {
+            "model_psnr": model,
+            "gray_psnr": gray,
+            "model_ssim": 0.9,
+            "gray_ssim": 0.9,
+            "model_colorfulness": 10.0,
+            "gray_colorfulness": 0.0,
+            "true_colorfulness": 20.0,
+        }
 
     per = {"a": rec(22.0, 20.0), "b": rec(20.0, 21.0), "c": rec(30.0, 29.5)}
     mean = {k: float(np.mean([r[k] for r in per.values()])) for k in per["a"]}

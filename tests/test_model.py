@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from colorlab.color import rgb_to_l, scale_l
 from colorlab.backbones import BACKBONES, BackboneWeightsError
+from colorlab.color import rgb_to_l, scale_l
 from colorlab.model import (
     ColorizationNet,
     Decoder,

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from notebook_support import LESSONS, NOTEBOOKS, ROOT, SANITIZE, demo_checkpoint, outputs_text  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -106,11 +105,16 @@ def test_lesson_1_lab_round_trip_is_lossless(tmp_path, demo_checkpoint):
     assert "right: matches colorlab.color.rgb_to_lab" in text
     assert "chelsea: (300, 451, 3) uint8 -> Lab (300, 451, 3)" in text  # the photo parameter is used
     # Lab's distance ranks colour pairs most like CIEDE2000
-    scores = {m[0].strip(): float(m[1]) for m in re.findall(r"^(.+?)\s+rank correlation with CIEDE2000: ([\d.]+)$", text, re.M)}
+    scores = {
+        m[0].strip(): float(m[1])
+        for m in re.findall(r"^(.+?)\s+rank correlation with CIEDE2000: ([\d.]+)$", text, re.M)
+    }
     assert set(scores) == {"sRGB", "YCbCr", "HSV", "Lab (ΔE76)"} and max(scores, key=scores.get) == "Lab (ΔE76)"
     # the gray baseline: the retina is the farthest from its gray and the most colourful, not "close to gray"
     assert "gray-baseline PSNR" in text
-    table = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(r"^(\w+)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+$", text, re.M)}
+    table = {
+        m[0]: (float(m[1]), float(m[2])) for m in re.findall(r"^(\w+)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+$", text, re.M)
+    }
     assert min(table, key=lambda n: table[n][0]) == "retina" and max(table, key=lambda n: table[n][1]) == "retina"
     assert max(table, key=lambda n: table[n][0]) == "hubble_deep_field"
     # every exercise check answers the placeholder with "not yet", none raises
@@ -127,7 +131,10 @@ def test_lesson_2_counts_stages_and_recognises_the_gray_cat(tmp_path, demo_check
     assert "(1, 256, 28, 28)" in text and "GFLOPs" in text
     assert "ab output  (1, 2, 224, 224)" in text
     # the parameter table computed from the model: the fusion holds 4.9%, the encoder most
-    shares = {m[0]: float(m[1]) for m in re.findall(r"^(encoder|extractor|fusion|decoder)\s+[\d,]+\s+[\d,]+\s+([\d.]+)%", text, re.M)}
+    shares = {
+        m[0]: float(m[1])
+        for m in re.findall(r"^(encoder|extractor|fusion|decoder)\s+[\d,]+\s+[\d,]+\s+([\d.]+)%", text, re.M)
+    }
     assert shares["fusion"] == 4.9 and shares["encoder"] > 85 and shares["extractor"] == 0.0
     # the receptive field by formula and by backpropagation, FLOPs by formula and by counter
     assert re.search(r"conv 3x3 -> 256\s+3\s+1\s+8\s+75$", text, re.M)
@@ -161,9 +168,13 @@ def test_lessons_1_and_2_give_every_exercise_a_hint_and_a_solution_and_half_a_ch
         assert len(exercises) >= 4, f"{name}: {len(exercises)} exercises"
         for ex in exercises:
             title = ex["text"].splitlines()[0]
-            assert "<summary>Hint</summary>" in ex["text"] and "<summary>Solution</summary>" in ex["text"], f"{name}: {title}"
+            assert "<summary>Hint</summary>" in ex["text"] and "<summary>Solution</summary>" in ex["text"], (
+                f"{name}: {title}"
+            )
         checked = [ex for ex in exercises if re.search(r"lesson[12]\.check_\w+\(my_\w+\)", ex["check"])]
-        assert 2 * len(checked) >= len(exercises), f"{name}: only {len(checked)} of {len(exercises)} exercises have a check"
+        assert 2 * len(checked) >= len(exercises), (
+            f"{name}: only {len(checked)} of {len(exercises)} exercises have a check"
+        )
 
 
 def test_lesson_1_shows_a_static_picture_after_the_colour_picker():
@@ -173,14 +184,23 @@ def test_lesson_1_shows_a_static_picture_after_the_colour_picker():
     assert any("image/png" in o.get("data", {}) for o in code[widget + 1].outputs)
 
 
-def test_lesson_3_overfits_one_photo_then_trains_by_hand_as_fit_does_and_saves_a_loadable_checkpoint(tmp_path, demo_checkpoint):
+def test_lesson_3_overfits_one_photo_then_trains_by_hand_as_fit_does_and_saves_a_loadable_checkpoint(
+    tmp_path, demo_checkpoint
+):
     import re
 
     from colorlab.infer import load_model
 
     checkpoint = tmp_path / "lesson3.pt"
     nb = run_notebook(
-        "03_training.ipynb", tmp_path, overfit_size=32, overfit_steps=20, epochs=1, repeats=1, batch_size=5, image_size=32,
+        "03_training.ipynb",
+        tmp_path,
+        overfit_size=32,
+        overfit_steps=20,
+        epochs=1,
+        repeats=1,
+        batch_size=5,
+        image_size=32,
         output_path=str(checkpoint),
     )
     text = outputs_text(nb)
@@ -199,7 +219,9 @@ def test_lesson_3_overfits_one_photo_then_trains_by_hand_as_fit_does_and_saves_a
     assert model.config.backbone == "efficientnet_lite0"
 
 
-def test_lesson_4_leads_with_held_out_photos_labels_the_seen_ones_and_writes_the_metrics_and_figure(tmp_path, demo_checkpoint):
+def test_lesson_4_leads_with_held_out_photos_labels_the_seen_ones_and_writes_the_metrics_and_figure(
+    tmp_path, demo_checkpoint
+):
     metrics = tmp_path / "metrics.json"
     figure = scratch_notebooks(tmp_path) / "figures" / "before_after.png"
     figure.unlink()
@@ -234,7 +256,9 @@ def test_lesson_4_leads_with_held_out_photos_labels_the_seen_ones_and_writes_the
     # section 7: the race between the two architectures on the same batches, and the shipped pair
     assert "paper net  trains" in text and "U-Net      trains" in text
     assert text.count("held out: PSNR gain over gray") == 2
-    markdown = "\n".join(str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells for o in c.get("outputs", []))
+    markdown = "\n".join(
+        str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells for o in c.get("outputs", [])
+    )
     assert "After 2 steps on ten photos the U-Net gains" in markdown
     # the held-out figure (the README's picture) is written beside the lesson it ran as, here a scratch copy
     assert figure.is_file()
@@ -256,7 +280,9 @@ def test_lesson_5_builds_the_app_compares_the_models_and_reports_bad_files(tmp_p
     nb = run_notebook("05_live_colorization.ipynb", tmp_path, checkpoints={"tiny bins": str(bins_checkpoint)})
     text = outputs_text(nb)
     # a second model given as a parameter joins the demo model(s) in the comparison
-    assert "models compared: U-Net (default)" in text and text.split("models compared:")[1].split("\n")[0].endswith("tiny bins")
+    assert "models compared: U-Net (default)" in text and text.split("models compared:")[1].split("\n")[0].endswith(
+        "tiny bins"
+    )
     assert "chelsea  Egyptian cat" in text and "coffee   espresso" in text  # the extractor's top guesses
     assert "chelsea (300, 451) -> the network sees (224, 336)" in text
     assert "a 200x1500 photo -> the network sees (136, 1024)" in text
@@ -267,6 +293,7 @@ def test_lesson_5_builds_the_app_compares_the_models_and_reports_bad_files(tmp_p
     app_cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.rstrip().endswith("\napp"))
     later = nb.cells[nb.cells.index(app_cell) + 1 :]
     assert not any("app." in c.source.replace("app.figure()", "") for c in later if c.cell_type == "code")
+
     # a static picture wherever a widget is the output: the app's own picture comes right after it
     def has_figure(cell):
         return any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
@@ -283,7 +310,12 @@ def test_lesson_6_builds_trains_and_compares_the_classification_head(tmp_path, d
 
     checkpoint = tmp_path / "06_head.pt"
     nb = run_notebook(
-        "06_colour_as_classification.ipynb", tmp_path, image_size=32, repeats=1, epochs=1, batch_size=5,
+        "06_colour_as_classification.ipynb",
+        tmp_path,
+        image_size=32,
+        repeats=1,
+        epochs=1,
+        batch_size=5,
         output_path=str(checkpoint),
     )
     text = outputs_text(nb)
@@ -297,8 +329,12 @@ def test_lesson_6_builds_trains_and_compares_the_classification_head(tmp_path, d
     assert checkpoint.is_file() and load_model(checkpoint, "cpu").config.head == "classification"
     assert "epoch 1: rebalanced cross-entropy" in text
     # both heads and the baseline are scored on the held-out photos
-    rows = dict(re.findall(r"^(gray baseline|regression \(demo\)|classification \([^)]*\)|truth)\s+([\d. ]+)$", text, re.M))
-    assert {"gray baseline", "regression (demo)", "truth"} <= set(rows) and any(r.startswith("classification") for r in rows)
+    rows = dict(
+        re.findall(r"^(gray baseline|regression \(demo\)|classification \([^)]*\)|truth)\s+([\d. ]+)$", text, re.M)
+    )
+    assert {"gray baseline", "regression (demo)", "truth"} <= set(rows) and any(
+        r.startswith("classification") for r in rows
+    )
     # the painters: the dull mean has the lowest squared error, the painter as colourful as the truth the highest
     errors = [int(e) for e in re.findall(r"^(?:the mean|always red|red or green).*\s(\d+)$", text, re.M)]
     assert len(errors) == 3 and errors[0] < errors[1] < errors[2]
@@ -311,7 +347,11 @@ def test_lesson_7_plays_the_game_by_bot_and_pools_a_simulated_class_per_model(tm
     answers = tmp_path / "answers.jsonl"
     klass = tmp_path / "class.jsonl"
     nb = run_notebook(
-        "07_real_or_colorized.ipynb", tmp_path, results_path=str(answers), class_players=6, class_results_path=str(klass)
+        "07_real_or_colorized.ipynb",
+        tmp_path,
+        results_path=str(answers),
+        class_players=6,
+        class_results_path=str(klass),
     )
     text = outputs_text(nb)
     # the bot played six seeded games through the same plan people get
@@ -332,13 +372,20 @@ def test_lesson_8_smooths_the_film_without_blending_across_the_cut(tmp_path, dem
 
     runs = tmp_path / "lesson8_runs"
     nb = run_notebook(
-        "08_colorizing_film.ipynb", tmp_path, clip_seconds=1.5, clip_fps=12, clip_width=160, clip_height=120,
+        "08_colorizing_film.ipynb",
+        tmp_path,
+        clip_seconds=1.5,
+        clip_fps=12,
+        clip_width=160,
+        clip_height=120,
         runs_dir=str(runs),
     )
     text = outputs_text(nb)
     assert "cuts at frames: [9]" in text
     assert "the frame after the cut is its own raw prediction: True" in text
-    table = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(r"^(raw|smoothed)\s+([\d.]+)\s+([\d.]+)$", text, re.M)}
+    table = {
+        m[0]: (float(m[1]), float(m[2])) for m in re.findall(r"^(raw|smoothed)\s+([\d.]+)\s+([\d.]+)$", text, re.M)
+    }
     assert table["smoothed"][0] < table["raw"][0]  # less flicker
     assert table["smoothed"][1] > table["raw"][1] - 1.0  # at (almost) no cost in PSNR
     assert "frames: 18 | cuts: [9] | audio: copied (aac)" in text

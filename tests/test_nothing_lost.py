@@ -17,12 +17,12 @@ import time
 import warnings
 from pathlib import Path
 
+import icc_profiles
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-import icc_profiles
 from colorlab.cache import prepare, read_index
 from colorlab.checkpoint import load_checkpoint, save_checkpoint
 from colorlab.cli import main
@@ -77,8 +77,27 @@ def photo_folder(root: Path, n: int = 6, size: int = 40) -> Path:
 
 
 def train_args(data: Path, out: Path, *extra) -> list:
-    return ["train", "--data", data, "--backbone", "none", "--size", "16", "--batch-size", "2", "--epochs", "1",
-            "--val-fraction", "0", "--device", "cpu", "--no-progress", "--out", out, *extra]
+    return [
+        "train",
+        "--data",
+        data,
+        "--backbone",
+        "none",
+        "--size",
+        "16",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--val-fraction",
+        "0",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 # --- data loss ---------------------------------------------------------------------------------
@@ -137,7 +156,10 @@ def test_05_an_unwritable_out_is_refused_before_training(tmp_path, capsys):
     data = photo_folder(tmp_path / "photos")
     (tmp_path / "a_folder.pt").mkdir()
     (tmp_path / "a_file").write_text("x")
-    for out, words in ((tmp_path / "a_folder.pt", "is a folder"), (tmp_path / "a_file" / "run.pt", "is a file, not a folder")):
+    for out, words in (
+        (tmp_path / "a_folder.pt", "is a folder"),
+        (tmp_path / "a_file" / "run.pt", "is a file, not a folder"),
+    ):
         t0 = time.monotonic()
         code, _, err = run(train_args(data, out), capsys)
         assert code == 2 and words in one_line(err)
@@ -183,15 +205,40 @@ def test_07_colorize_writes_atomically_so_a_full_disk_keeps_the_earlier_result(t
 def test_08_a_second_prepare_never_mixes_caches(tmp_path, capsys):
     data = photo_folder(tmp_path / "photos")
     cache = tmp_path / "cache"
-    assert run(["prepare", "--data", data, "--out", cache, "--size", "16", "--workers", "1", "--no-progress"], capsys)[0] == 0
+    assert (
+        run(["prepare", "--data", data, "--out", cache, "--size", "16", "--workers", "1", "--no-progress"], capsys)[0]
+        == 0
+    )
     index = (cache / "index.json").read_bytes()
-    code, _, err = run(["prepare", "--data", data, "--out", cache, "--size", "24", "--workers", "1", "--no-progress"], capsys)
+    code, _, err = run(
+        ["prepare", "--data", data, "--out", cache, "--size", "24", "--workers", "1", "--no-progress"], capsys
+    )
     assert code == 2 and "holds another cache" in one_line(err)
     assert (cache / "index.json").read_bytes() == index
     with exclusive_lock(cache / "index.json", what="prepare"):  # another prepare at work there
-        code, _, err = run(["prepare", "--data", data, "--out", cache, "--size", "16", "--workers", "1", "--no-progress"], capsys)
+        code, _, err = run(
+            ["prepare", "--data", data, "--out", cache, "--size", "16", "--workers", "1", "--no-progress"], capsys
+        )
     assert code == 2 and "another colorlab prepare is writing it" in one_line(err)
-    assert run(["prepare", "--data", data, "--out", cache, "--size", "24", "--workers", "1", "--no-progress", "--overwrite"], capsys)[0] == 0
+    assert (
+        run(
+            [
+                "prepare",
+                "--data",
+                data,
+                "--out",
+                cache,
+                "--size",
+                "24",
+                "--workers",
+                "1",
+                "--no-progress",
+                "--overwrite",
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     assert read_index(cache)["size"] == 24
 
 
@@ -287,12 +334,21 @@ def test_12_usage_errors_are_one_line_and_exit_2(tmp_path, ckpt, capsys, bad_cac
         "workers -1": train_args(data, tmp_path / "a.pt", "--workers", "-1"),
         "backbone foo": train_args(data, tmp_path / "a.pt", "--backbone", "foo"),
         "missing data": train_args(tmp_path / "nothing", tmp_path / "a.pt"),
-        "resume onto another backbone": _with(train_args(data, run_pt, "--resume") + ["--epochs", "2"], "--backbone", "efficientnet_lite0"),
+        "resume onto another backbone": _with(
+            train_args(data, run_pt, "--resume") + ["--epochs", "2"], "--backbone", "efficientnet_lite0"
+        ),
         "incomplete cache": train_args(bad_cache["incomplete"], tmp_path / "a.pt"),
         "truncated images.npy": train_args(bad_cache["truncated"], tmp_path / "a.pt"),
         "device cuda without a GPU": train_args(data, tmp_path / "a.pt", "--device", "cuda:99"),
         "device foo": train_args(data, tmp_path / "a.pt", "--device", "foo"),
-        "unknown backbone in a checkpoint": ["colorize", save(tmp_path / "p.png"), "-o", tmp_path / "o", "--checkpoint", unknown],
+        "unknown backbone in a checkpoint": [
+            "colorize",
+            save(tmp_path / "p.png"),
+            "-o",
+            tmp_path / "o",
+            "--checkpoint",
+            unknown,
+        ],
         "evaluate size 0": ["evaluate", "--data", data, "--checkpoint", ckpt, "--size", "0"],
         "evaluate only nosuch": ["evaluate", "--data", "sample", "--only", "nosuch", "--checkpoint", ckpt],
         "export to a directory": ["export", run_pt, tmp_path],
@@ -319,8 +375,13 @@ def test_13_the_checkpoint_is_written_before_a_long_validation_and_validation_is
         return real(self, dataset)
 
     monkeypatch.setattr(Trainer, "validate", spy)
-    trainer = Trainer(tiny(), ColorDataset(photos, size=16), ColorDataset(photos, size=16, augment=False),
-                      TrainConfig(epochs=1, batch_size=2, max_steps=1, val_max_images=5, progress=False, device="cpu"), checkpoint=out)
+    trainer = Trainer(
+        tiny(),
+        ColorDataset(photos, size=16),
+        ColorDataset(photos, size=16, augment=False),
+        TrainConfig(epochs=1, batch_size=2, max_steps=1, val_max_images=5, progress=False, device="cpu"),
+        checkpoint=out,
+    )
     history = trainer.fit()
     assert seen["checkpoint_before_validation"]
     assert history[-1]["val_images"] == 5
@@ -338,8 +399,13 @@ def test_14_a_one_pixel_tall_panorama_needs_no_more_memory_than_a_square(tmp_pat
     )
     peaks = {}
     for h, w in ((1, 10_000_000), (3162, 3162)):
-        proc = subprocess.run([sys.executable, "-c", script, str(h), str(w), str(tmp_path / f"{h}x{w}.png"), str(ckpt)],
-                              capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(h), str(w), str(tmp_path / f"{h}x{w}.png"), str(ckpt)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         peaks[(h, w)] = float(proc.stdout.split()[-1])
     assert peaks[(1, 10_000_000)] < 1.0, peaks  # GB above the model, for 10 Mpx; a square of as many pixels:
@@ -376,7 +442,9 @@ def test_17_embedded_colour_profiles_are_honoured_and_results_are_tagged_srgb(tm
     Image.fromarray(np.full((8, 8), 32, np.uint8), "L").save(gray, icc_profile=icc_profiles.linear_gray())
     assert rgb_uint8_to_lab(load_image(gray))[0, 0, 0] == pytest.approx(42.0, abs=0.6)  # not 12: linear light
     adobe = tmp_path / "adobe.png"
-    Image.fromarray(np.tile(np.array([150, 60, 40], np.uint8), (8, 8, 1))).save(adobe, icc_profile=icc_profiles.adobe_rgb())
+    Image.fromarray(np.tile(np.array([150, 60, 40], np.uint8), (8, 8, 1))).save(
+        adobe, icc_profile=icc_profiles.adobe_rgb()
+    )
     L = rgb_uint8_to_lab(load_image(adobe))[0, 0, 0]
     assert L == pytest.approx(41.5, abs=1.0) and abs(L - 37.6) > 3  # 37.6 is what ignoring the profile gives
     assert run(["colorize", adobe, "-o", tmp_path / "out", "--checkpoint", ckpt, "--size", "16"], capsys)[0] == 0
@@ -397,7 +465,9 @@ def test_18_nan_weights_and_nonsense_saturation_are_refused(tmp_path, ckpt, caps
     code, _, err = run(["colorize", photo, "-o", tmp_path / "o", "--checkpoint", broken], capsys)
     assert code == 2 and "NaN" in one_line(err)
     for value in ("nan", "inf", "-1"):
-        code, _, err = run(["colorize", photo, "-o", tmp_path / "o", "--checkpoint", ckpt, "--saturation", value], capsys)
+        code, _, err = run(
+            ["colorize", photo, "-o", tmp_path / "o", "--checkpoint", ckpt, "--saturation", value], capsys
+        )
         assert code == 2 and "--saturation" in one_line(err)
     assert not (tmp_path / "o").exists()
 
@@ -431,8 +501,12 @@ def test_21_arrays_are_read_by_their_range_and_layout(photos):
     assert np.array_equal(load_image(img.astype(np.int64)), img)
     assert np.array_equal(load_image(img / 255.0), img)  # floats in 0-1
     assert np.array_equal(load_image(img.astype(np.int64) * 257), img)  # 16-bit range in a wide int
-    for bad, words in ((img.transpose(2, 0, 1), "channels-first"), (img[:, :3].transpose(2, 0, 1), "channels"),
-                       (np.full((4, 4), np.nan), "NaN"), (np.full((4, 4), -3.0), "float values from -3")):
+    for bad, words in (
+        (img.transpose(2, 0, 1), "channels-first"),
+        (img[:, :3].transpose(2, 0, 1), "channels"),
+        (np.full((4, 4), np.nan), "NaN"),
+        (np.full((4, 4), -3.0), "float values from -3"),
+    ):
         with pytest.raises(ImageLoadError, match=words):
             load_image(bad)
 
@@ -456,7 +530,9 @@ def test_23_nonsense_counts_are_usage_errors_and_an_interrupted_run_exits_130(tm
     for flag, value in (("--epochs", "0"), ("--epochs", "-1"), ("--max-steps", "0"), ("--max-steps", "-1")):
         code, _, err = run(train_args(data, tmp_path / "a.pt", flag, value), capsys)
         assert code == 2 and one_line(err)
-    code, _, err = run(["colorize", save(tmp_path / "p.png"), "-o", tmp_path / "o", "--checkpoint", ckpt, "--size", "5"], capsys)
+    code, _, err = run(
+        ["colorize", save(tmp_path / "p.png"), "-o", tmp_path / "o", "--checkpoint", ckpt, "--size", "5"], capsys
+    )
     assert code == 2 and "--size" in one_line(err)
     import colorlab.engine.trainer as trainer_mod
 
@@ -497,7 +573,9 @@ def test_25_the_help_examples_glob_is_expanded(tmp_path, ckpt, capsys, monkeypat
     folder = tmp_path / "old photos"
     save(folder / "a.png"), save(folder / "b.png")
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run(["colorize", "old photos/*.png", "-o", "colorized", "--checkpoint", ckpt, "--size", "16"], capsys)
+    code, out, _ = run(
+        ["colorize", "old photos/*.png", "-o", "colorized", "--checkpoint", ckpt, "--size", "16"], capsys
+    )
     assert code == 0 and sorted(p.name for p in (tmp_path / "colorized").iterdir()) == ["a.png", "b.png"]
 
 
@@ -514,7 +592,9 @@ def test_26_pipes_devices_and_link_loops_say_what_they_are(tmp_path):
         load_image(loop)
 
 
-def test_27_unsupported_formats_odd_inputs_and_interruptions_say_what_they_are(tmp_path, ckpt, capsys, photos, monkeypatch):
+def test_27_unsupported_formats_odd_inputs_and_interruptions_say_what_they_are(
+    tmp_path, ckpt, capsys, photos, monkeypatch
+):
     heic = tmp_path / "phone.heic"
     heic.write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 64)
     with pytest.raises(ImageLoadError, match="HEIC"):
@@ -535,7 +615,9 @@ def test_27_unsupported_formats_odd_inputs_and_interruptions_say_what_they_are(t
     code, _, err = run(train_args(cache, tmp_path / "a.pt"), capsys)
     assert code == 2 and "index.json: unreadable or corrupt" in one_line(err)
     # -o NAME.jpg with one photo writes that file, not a folder
-    code, _, _ = run(["colorize", save(tmp_path / "p.png"), "-o", tmp_path / "out.jpg", "--checkpoint", ckpt, "--size", "16"], capsys)
+    code, _, _ = run(
+        ["colorize", save(tmp_path / "p.png"), "-o", tmp_path / "out.jpg", "--checkpoint", ckpt, "--size", "16"], capsys
+    )
     assert code == 0 and (tmp_path / "out.jpg").is_file() and Image.open(tmp_path / "out.jpg").format == "JPEG"
     # a huge image: one line from colorlab, not PIL's two-line warning
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
@@ -552,13 +634,32 @@ def test_27_ctrl_c_in_prepare_prints_one_line_and_keeps_what_is_stored(tmp_path)
     for attempt, n in enumerate((300, 1200, 4800)):
         out = tmp_path / f"c{attempt}"
         data = photo_folder(tmp_path / f"photos{attempt}", n=n, size=256)
-        cmd = [sys.executable, "-m", "colorlab", "prepare", "--data", str(data), "--out", str(out), "--size", "32",
-               "--workers", "2", "--no-progress"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "colorlab",
+            "prepare",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--size",
+            "32",
+            "--workers",
+            "2",
+            "--no-progress",
+        ]
         # As from a terminal: a shell that runs this suite in the background (`.ci/run &`) makes its
         # children ignore SIGINT, and Python then never raises KeyboardInterrupt.
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         deadline = time.monotonic() + 120
         while not (out / "state.npy").exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
@@ -569,7 +670,11 @@ def test_27_ctrl_c_in_prepare_prints_one_line_and_keeps_what_is_stored(tmp_path)
             continue
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, workers included
         _, err = proc.communicate(timeout=120)
-        if proc.returncode == 0 and (out / "index.json").is_file() and json.loads((out / "index.json").read_text())["complete"]:
+        if (
+            proc.returncode == 0
+            and (out / "index.json").is_file()
+            and json.loads((out / "index.json").read_text())["complete"]
+        ):
             continue  # the signal came after the last photo: not a test of Ctrl-C
         break
     else:
@@ -578,7 +683,9 @@ def test_27_ctrl_c_in_prepare_prints_one_line_and_keeps_what_is_stored(tmp_path)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "run the same command again" in lines[0], err
     # what was stored is kept: the same command continues and completes the cache
-    again = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    again = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300
+    )
     assert again.returncode == 0, again.stderr
     assert json.loads((out / "index.json").read_text())["complete"]
 
@@ -594,18 +701,41 @@ def test_27_01_overwrite_never_replaces_an_input_photo_or_a_file_colorlab_did_no
     Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(photos / "b.jpg")
     Image.fromarray(rng.integers(0, 255, (30, 20, 3), dtype=np.uint8)).save(photos / "a" / "b.png")  # a portrait
     original = (photos / "a" / "b.png").read_bytes()
-    code, _, err = run(["colorize", str(photos), "-o", str(photos / "a"), "--checkpoint", ckpt, "--size", "16", "--overwrite"], capsys)
+    code, _, err = run(
+        ["colorize", str(photos), "-o", str(photos / "a"), "--checkpoint", ckpt, "--size", "16", "--overwrite"], capsys
+    )
     assert code == 2 and "not a colorlab result" in err
     assert "left out 1 photo(s) inside the output folder" in err  # said, not silently dropped
     assert (photos / "a" / "b.png").read_bytes() == original
     # colorlab's own earlier result is what --overwrite may replace
     out = tmp_path / "out"
-    assert run(["colorize", str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt, "--size", "16"], capsys)[0] == 0
+    assert (
+        run(["colorize", str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt, "--size", "16"], capsys)[0] == 0
+    )
     assert is_colorlab_output(out / "b.png") and not is_colorlab_output(photos / "a" / "b.png")
-    assert run(["colorize", str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt, "--size", "16", "--overwrite"], capsys)[0] == 0
+    assert (
+        run(
+            ["colorize", str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt, "--size", "16", "--overwrite"],
+            capsys,
+        )[0]
+        == 0
+    )
     # an input of the same run is never a target, even a colorlab result used as input
-    code, _, err = run(["colorize", str(out / "b.png"), str(photos / "b.jpg"), "-o", str(out), "--checkpoint", ckpt,
-                        "--size", "16", "--overwrite"], capsys)
+    code, _, err = run(
+        [
+            "colorize",
+            str(out / "b.png"),
+            str(photos / "b.jpg"),
+            "-o",
+            str(out),
+            "--checkpoint",
+            ckpt,
+            "--size",
+            "16",
+            "--overwrite",
+        ],
+        capsys,
+    )
     assert code == 2 and ("is an input of this run" in err or "would both be written" in err)
 
 
@@ -614,8 +744,26 @@ def test_27_overwrite_never_replaces_a_file_that_is_not_a_colorlab_checkpoint(tm
     data = photo_folder(tmp_path / "photos", n=3)
     notes = tmp_path / "notes.pt"
     notes.write_bytes(b"my notes, not a checkpoint")
-    code, _, err = run(["train", "--data", data, "--epochs", "1", "--batch-size", "2", "--size", "16", "--backbone", "none",
-                        "--out", notes, "--overwrite", "--no-progress"], capsys)
+    code, _, err = run(
+        [
+            "train",
+            "--data",
+            data,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--size",
+            "16",
+            "--backbone",
+            "none",
+            "--out",
+            notes,
+            "--overwrite",
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 2 and "not a colorlab checkpoint" in err and notes.read_bytes() == b"my notes, not a checkpoint"
     code, _, err = run(["export", ckpt, notes, "--overwrite"], capsys)
     assert code == 2 and "not a colorlab checkpoint" in err and notes.read_bytes() == b"my notes, not a checkpoint"
@@ -630,6 +778,8 @@ def test_27_prepare_never_replaces_files_that_are_not_a_colorlab_cache(tmp_path,
     out.mkdir()
     (out / "images.npy").write_bytes(b"my own array")
     for extra in ([], ["--overwrite"]):
-        code, _, err = run(["prepare", "--data", data, "--out", out, "--size", "24", "--workers", "1", "--no-progress", *extra], capsys)
+        code, _, err = run(
+            ["prepare", "--data", data, "--out", out, "--size", "24", "--workers", "1", "--no-progress", *extra], capsys
+        )
         assert code == 2 and "not part of a colorlab cache" in err
         assert (out / "images.npy").read_bytes() == b"my own array"

@@ -103,7 +103,11 @@ def test_the_licence_is_mit_in_spdx_form_with_its_text_shipped():
 
 
 def test_python_classifiers_name_the_version_the_tests_run_on():
-    versions = {c.rsplit(" :: ", 1)[1] for c in PROJECT["classifiers"] if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)}
+    versions = {
+        c.rsplit(" :: ", 1)[1]
+        for c in PROJECT["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    }
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     binder = (ROOT / "binder" / "runtime.txt").read_text(encoding="utf-8").strip().removeprefix("python-")
     assert here in versions, f"tests run on Python {here}, which the classifiers do not list ({sorted(versions)})"
@@ -124,7 +128,13 @@ def test_the_citation_file_cites_colorlab_the_paper_and_the_seed_article():
     assert [a["family-names"] for a in seed["authors"]] == ["Pandey", "Sahay", "Jayavarthini"]
 
 
-@pytest.mark.parametrize("badge", ["mybinder.org/v2/gh/colorlab/colorlab", "colab.research.google.com/github/colorlab/colorlab/blob/main/notebooks/01_lab_color_space.ipynb"])
+@pytest.mark.parametrize(
+    "badge",
+    [
+        "mybinder.org/v2/gh/colorlab/colorlab",
+        "colab.research.google.com/github/colorlab/colorlab/blob/main/notebooks/01_lab_color_space.ipynb",
+    ],
+)
 def test_the_readme_links_binder_and_colab(badge):
     assert badge in (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -42,15 +42,21 @@ def test_the_precision_flag_overrides_the_choice_and_nonsense_is_refused(monkeyp
         TrainConfig(precision="half")
 
 
-def test_training_validation_and_colorize_take_the_same_choice_and_training_says_it_once(monkeypatch, capsys, photos, tmp_path):
+def test_training_validation_and_colorize_take_the_same_choice_and_training_says_it_once(
+    monkeypatch, capsys, photos, tmp_path
+):
     from colorlab.checkpoint import save_checkpoint
     from colorlab.infer import colorize, load_model
 
     _pretend_cpu(monkeypatch, "Test CPU with AMX", {"amx_bf16"})
     torch.manual_seed(0)
     ds = ColorDataset([center_crop_resize(photos["coffee"], 32)], size=16, repeats=4)
-    trainer = Trainer(build_model("none", encoder_channels=(8,) * 8, fusion_channels=8), ds, ds,
-                      TrainConfig(epochs=2, batch_size=2, device="cpu", progress=False))
+    trainer = Trainer(
+        build_model("none", encoder_channels=(8,) * 8, fusion_channels=8),
+        ds,
+        ds,
+        TrainConfig(epochs=2, batch_size=2, device="cpu", progress=False),
+    )
     assert trainer.precision.name == "bf16" and trainer.precision.channels_last
     assert next(p for p in trainer.model.parameters() if p.dim() == 4).is_contiguous(memory_format=torch.channels_last)
     seen = []
@@ -81,7 +87,12 @@ def test_bf16_training_follows_the_same_loss_curve_as_fp32(photos):
         torch.manual_seed(0)
         ds = ColorDataset(imgs, size=32, repeats=4, seed=0)
         net = build_model("none", encoder_channels=(16,) * 8, fusion_channels=16)
-        trainer = Trainer(net, ds, None, TrainConfig(epochs=8, batch_size=4, lr=2e-3, precision=precision, device="cpu", progress=False))
+        trainer = Trainer(
+            net,
+            ds,
+            None,
+            TrainConfig(epochs=8, batch_size=4, lr=2e-3, precision=precision, device="cpu", progress=False),
+        )
         curves[precision] = np.array([r["train_loss"] for r in trainer.fit()])
     fp32, bf16 = curves["fp32"], curves["bf16"]
     assert fp32[-1] < 0.85 * fp32[0]  # it learns
@@ -105,7 +116,9 @@ def test_bf16_training_follows_the_same_loss_curve_as_fp32(photos):
         ("paper-classification", ("china", "flower", "hubble_deep_field", "rocket"), 5.0, 8.0),
     ],
 )
-def test_bf16_colorize_with_the_shipped_models_stays_within_a_stated_lab_distance_of_fp32(photos, head, names, mean_limit, p99_limit):
+def test_bf16_colorize_with_the_shipped_models_stays_within_a_stated_lab_distance_of_fp32(
+    photos, head, names, mean_limit, p99_limit
+):
     from colorlab.checkpoint import load_pretrained
     from colorlab.infer import colorize
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
+from colorlab.checkpoint import load_checkpoint
 from colorlab.infer import load_pretrained, pretrained_path
 from colorlab.metrics import colorfulness, gray_baseline, psnr
-from colorlab.checkpoint import load_checkpoint
 
 #: Photos the demo model was not trained on (see data/README.md).
 HELD_OUT = ("china", "flower")
@@ -78,9 +78,14 @@ def _documented_scores() -> dict[tuple[str, str], dict[str, float]]:
 
     rows = {}
     for line in (data_dir() / "README.md").read_text(encoding="utf-8").splitlines():
-        m = re.match(r"\| `(\w+)` \| `?((?:paper-)?(?:regression|classification))`? \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", line)
+        m = re.match(
+            r"\| `(\w+)` \| `?((?:paper-)?(?:regression|classification))`? \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|",
+            line,
+        )
         if m:
-            rows[m[1], m[2]] = dict(zip(("model_psnr", "gray_psnr", "model_colorfulness", "true_colorfulness"), map(float, m.groups()[2:])))
+            rows[m[1], m[2]] = dict(
+                zip(("model_psnr", "gray_psnr", "model_colorfulness", "true_colorfulness"), map(float, m.groups()[2:]))
+            )
     return rows
 
 

@@ -80,7 +80,16 @@ def test_colorize_keeps_size(model, h, w, channels, seed):
 
 # --- random bytes never kill the process ----------------------------------------------------
 
-_MAGIC = [b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF\x00\x00\x00\x00WEBPVP8 "]
+_MAGIC = [
+    b"",
+    b"\xff\xd8\xff\xe0",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+]
 
 
 def _valid(fmt: str) -> bytes:
@@ -133,7 +142,13 @@ def test_corrupted_real_files_never_crash(tmp_path, fmt, flips, cut):
 
 # --- issue 27: options and checkpoints from anywhere: a sane image or one clear error --------------
 
-_NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6), st.none(), st.booleans(), st.text(max_size=3))
+_NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**6), 10**6),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=3),
+)
 
 
 @pytest.fixture(scope="module")
@@ -165,14 +180,35 @@ def test_colorize_options_give_a_sane_image_or_one_clear_error(bins_model, tempe
 
 
 _CONFIG_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-10, 10**7), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-    st.lists(st.integers(-5, 5000), max_size=9), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10**7),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(-5, 5000), max_size=9),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(field=st.sampled_from(["backbone", "pretrained", "backbone_weights", "encoder_channels", "fusion_channels", "head", "grid",
-                              "temperature", "arch", "hints", "trainable_stages"]), value=_CONFIG_VALUES)
+@given(
+    field=st.sampled_from(
+        [
+            "backbone",
+            "pretrained",
+            "backbone_weights",
+            "encoder_channels",
+            "fusion_channels",
+            "head",
+            "grid",
+            "temperature",
+            "arch",
+            "hints",
+            "trainable_stages",
+        ]
+    ),
+    value=_CONFIG_VALUES,
+)
 @example(field="arch", value="unet")
 @example(field="hints", value=True)
 @example(field="encoder_channels", value=[4096] * 8)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from colorlab import resources
-from colorlab.data import PHOTOS_DIR
 from colorlab.checkpoint import PRETRAINED_NAME, pretrained_path
+from colorlab.data import PHOTOS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,4 +33,3 @@ def test_the_demo_model_comes_from_the_library_unless_colorlab_pretrained_says_o
     assert pretrained_path() == resources.model_path(PRETRAINED_NAME)
     monkeypatch.setenv("COLORLAB_PRETRAINED", str(tmp_path / "mine.pt"))
     assert pretrained_path() == tmp_path / "mine.pt"
-

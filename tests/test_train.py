@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from colorlab.data import ColorDataset, center_crop_resize
-from colorlab.metrics import gray_baseline, psnr
-from colorlab.infer import colorize
-from colorlab.model import build_model
 from colorlab.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
-from colorlab.engine import Trainer, TrainConfig
+from colorlab.data import ColorDataset, center_crop_resize
+from colorlab.engine import TrainConfig, Trainer
+from colorlab.infer import colorize
+from colorlab.metrics import gray_baseline, psnr
+from colorlab.model import build_model
 from colorlab.train import colorization_loss
 
 
@@ -37,7 +37,9 @@ def test_training_on_one_photo_cuts_loss_5x_and_beats_the_gray_baseline(photos):
     assert first / last >= 5, f"loss went from {first:.4f} to {last:.4f}"
     result = colorize(photo, model.eval(), size=64)
     model_psnr, gray_psnr = psnr(result, photo), psnr(gray_baseline(photo), photo)
-    print(f"loss {first:.4f} -> {last:.4f} ({first / last:.1f}x); PSNR model {model_psnr:.2f} dB, gray {gray_psnr:.2f} dB")
+    print(
+        f"loss {first:.4f} -> {last:.4f} ({first / last:.1f}x); PSNR model {model_psnr:.2f} dB, gray {gray_psnr:.2f} dB"
+    )
     assert model_psnr > gray_psnr
     assert len(history) == 75 and history[-1]["train_loss"] < history[0]["train_loss"]
 
@@ -69,8 +71,12 @@ def test_resume_continues_from_the_saved_step_and_matches_an_uninterrupted_run(t
     first = _tiny_trainer(tmp_path / "b", photos, epochs=1)
     first.fit()
     resumed = Trainer(
-        build_model("none"), first.train_data, first.val_data, TrainConfig(batch_size=2, progress=False, epochs=2),
-        checkpoint=tmp_path / "b" / "run.pt", resume=True,
+        build_model("none"),
+        first.train_data,
+        first.val_data,
+        TrainConfig(batch_size=2, progress=False, epochs=2),
+        checkpoint=tmp_path / "b" / "run.pt",
+        resume=True,
     )
     assert resumed.step == 3 and resumed.epoch == 1
     resumed.fit()

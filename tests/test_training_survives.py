@@ -17,10 +17,10 @@ from PIL import Image
 
 import colorlab.engine.trainer as trainer_mod
 import colorlab.train as train_mod
+from colorlab.checkpoint import load_checkpoint
+from colorlab.engine import NonFiniteLossError, TrainConfig, Trainer
 from colorlab.infer import load_model
 from colorlab.model import build_model
-from colorlab.checkpoint import load_checkpoint
-from colorlab.engine import NonFiniteLossError, Trainer, TrainConfig
 
 STEPS = 8
 
@@ -39,8 +39,9 @@ def _trainer(ckpt, resume=False, **cfg):
     from colorlab.data import ColorDataset
 
     config = TrainConfig(**{"epochs": 3, "batch_size": 2, "device": "cpu", "progress": False, **cfg})
-    return Trainer(tiny(), ColorDataset(photos(), size=16, skip_grayscale=False), None, config,
-                   checkpoint=ckpt, resume=resume)
+    return Trainer(
+        tiny(), ColorDataset(photos(), size=16, skip_grayscale=False), None, config, checkpoint=ckpt, resume=resume
+    )
 
 
 # --- kill -9 a `colorlab train` and resume -------------------------------------------------
@@ -57,9 +58,34 @@ def _folder(root: Path) -> Path:
 def _train_cmd(data: Path, out: Path, resume: bool) -> list[str]:
     exe = Path(sys.executable).with_name("colorlab")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "colorlab"]
-    return cmd + ["train", "--data", str(data), "--backbone", "none", "--size", "32", "--batch-size", "2",
-                  "--epochs", "100", "--max-steps", str(STEPS), "--save-every", "1", "--val-fraction", "0",
-                  "--device", "cpu", "--no-progress", "--out", str(out)] + (["--resume"] if resume else [])
+    return (
+        cmd
+        + [
+            "train",
+            "--data",
+            str(data),
+            "--backbone",
+            "none",
+            "--size",
+            "32",
+            "--batch-size",
+            "2",
+            "--epochs",
+            "100",
+            "--max-steps",
+            str(STEPS),
+            "--save-every",
+            "1",
+            "--val-fraction",
+            "0",
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+        + (["--resume"] if resume else [])
+    )
 
 
 def test_kill_9_then_resume_continues_with_same_data(tmp_path):

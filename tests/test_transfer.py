@@ -33,7 +33,9 @@ def test_regression_output_has_the_input_size_and_tanh_range(unet, h, w):
 def test_trunk_is_read_at_strides_2_to_32():
     net = create_model(ModelConfig(arch="unet", pretrained=False)).eval()
     feats, logits = net.extractor.pyramid(torch.zeros(1, 1, 64, 96))
-    assert [tuple(f.shape[1:]) for f in feats] == [(c, 64 // s, 96 // s) for c, s in zip(TRUNK_CHANNELS, (2, 4, 8, 16, 32))]
+    assert [tuple(f.shape[1:]) for f in feats] == [
+        (c, 64 // s, 96 // s) for c, s in zip(TRUNK_CHANNELS, (2, 4, 8, 16, 32))
+    ]
     assert logits.shape == (1, 1000)
     assert net.up2[0].out_channels == DECODER_CHANNELS[-1]
 
@@ -152,8 +154,29 @@ def test_train_evaluate_and_colorize_with_hints_from_the_command_line(tmp_path, 
     for name in ("coffee", "chelsea", "astronaut"):
         Image.fromarray(photos[name]).save(data / f"{name}.jpg")
     ckpt = tmp_path / "unet.pt"
-    code = main(["train", "--data", str(data), "--epochs", "1", "--batch-size", "2", "--size", "32", "--arch", "unet", "--hints",
-                 "--out", str(ckpt), "--no-progress", "--val-fraction", "0.34", "--threads", "1"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(data),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--size",
+            "32",
+            "--arch",
+            "unet",
+            "--hints",
+            "--out",
+            str(ckpt),
+            "--no-progress",
+            "--val-fraction",
+            "0.34",
+            "--threads",
+            "1",
+        ]
+    )
     assert code == 0 and ckpt.is_file()
     assert isinstance(load_model(ckpt, "cpu"), TransferNet)
     capsys.readouterr()

@@ -55,7 +55,9 @@ def write_clip(
         if a is not None:
             samples = (np.sin(np.arange(16000 * n // fps) * 0.1) * 8000).astype(np.int16)[None]
             for k in range(0, samples.shape[1], 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, k : k + 1024]), format="s16", layout="mono")
+                af = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples[:, k : k + 1024]), format="s16", layout="mono"
+                )
                 af.sample_rate = 16000
                 c.mux(a.encode(af))
             c.mux(a.encode(None))
@@ -438,7 +440,19 @@ def test_colorize_video_command_writes_the_film_and_prints_the_figures(clip, tmp
     from colorlab.cli import main
 
     out = tmp_path / "film.mkv"
-    args = ["colorize-video", str(clip), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--size", str(SMALL), "--no-progress", "--device", "cpu"]
+    args = [
+        "colorize-video",
+        str(clip),
+        "-o",
+        str(out),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--size",
+        str(SMALL),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     assert len(decoded(out)[0]) == 12
     assert "flicker" in capsys.readouterr().out
@@ -474,16 +488,48 @@ def test_the_pixel_limit_names_a_way_out_that_exists_and_the_cli_flag_works(clip
     from colorlab.cli import main
 
     out = tmp_path / "o.mp4"
-    assert main(["colorize-video", str(clip), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--max-pixels", "1000",
-                 "--no-progress"]) == 1
+    assert (
+        main(
+            [
+                "colorize-video",
+                str(clip),
+                "-o",
+                str(out),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--max-pixels",
+                "1000",
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "--max-pixels N" in err and not out.exists()
-    assert main(["colorize-video", str(clip), "-o", str(out), "--checkpoint", str(tiny_checkpoint), "--max-pixels", "4000",
-                 "--size", "32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "colorize-video",
+                str(clip),
+                "-o",
+                str(out),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--max-pixels",
+                "4000",
+                "--size",
+                "32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert out.is_file()
 
 
-def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_file(tmp_path, tiny_checkpoint, tiny_net):
+def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_file(
+    tmp_path, tiny_checkpoint, tiny_net
+):
     # issue 27, case 11: `kill -TERM` left `.keep.<hex>.partial.mp4` behind for good
     import signal
     import subprocess
@@ -495,9 +541,29 @@ def test_sigterm_during_an_overwrite_keeps_the_old_output_and_leaves_no_partial_
     video.colorize_video(write_clip(tmp_path / "short.mp4", n=6), out, tiny_net, size=SMALL, progress=False)
     (tmp_path / "short.mp4").unlink()
     earlier = out.read_bytes()  # an earlier film of colorlab's: --overwrite may replace it, if it finishes
-    proc = subprocess.Popen([sys.executable, "-m", "colorlab", "colorize-video", str(clip), "-o", str(out), "--overwrite",
-                             "--checkpoint", str(tiny_checkpoint), "--size", "192", "--batch-size", "2", "--no-progress",
-                             "--threads", "1"], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "colorlab",
+            "colorize-video",
+            str(clip),
+            "-o",
+            str(out),
+            "--overwrite",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--size",
+            "192",
+            "--batch-size",
+            "2",
+            "--no-progress",
+            "--threads",
+            "1",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".keep.*.partial.mp4")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -529,7 +595,9 @@ def _clip_with_audio_tracks(path: Path, codec: str, languages: list[str], n: int
             samples = (np.sin(np.arange(rate * n // fps) * 0.05 * (k + 1)) * 8000).astype(np.int16)[None]
             frame_size = a.codec_context.frame_size or 1024
             for s in range(0, samples.shape[1] - frame_size + 1, frame_size):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, s : s + frame_size]), format="s16", layout="mono")
+                af = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples[:, s : s + frame_size]), format="s16", layout="mono"
+                )
                 af.sample_rate = rate
                 c.mux(a.encode(af))
             c.mux(a.encode(None))

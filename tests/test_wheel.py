@@ -39,8 +39,12 @@ SHIPPED = sorted(
 )
 
 
-def _run(cmd: list, cwd: Path, env: dict[str, str] | None = None, timeout: int = 300, **kwargs) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
+def _run(
+    cmd: list, cwd: Path, env: dict[str, str] | None = None, timeout: int = 300, **kwargs
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kwargs
+    )
     assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
@@ -62,14 +66,33 @@ def dists(tmp_path_factory) -> dict[str, Path]:
     with tarfile.open(sdist) as tar:
         tar.extractall(work / "unpacked", filter="data")
     (unpacked,) = (work / "unpacked").iterdir()
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", out, unpacked], cwd=work)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            out,
+            unpacked,
+        ],
+        cwd=work,
+    )
     (wheel,) = out.glob("*.whl")
     return {"sdist": sdist, "wheel": wheel}
 
 
 def _fresh_env_vars(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment minus anything that would point Python at the source tree."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "COLORLAB_PRETRAINED", "VIRTUAL_ENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "COLORLAB_PRETRAINED", "VIRTUAL_ENV")
+    }
     env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONNOUSERSITE="1")
     env.update(extra or {})
     return env
@@ -84,13 +107,21 @@ def fresh(dists, tmp_path_factory) -> dict[str, Path]:
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     python = bin_dir / ("python.exe" if os.name == "nt" else "python")
     env = _fresh_env_vars()
-    purelib = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base, env=env).stdout.strip())
+    purelib = Path(
+        _run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base, env=env
+        ).stdout.strip()
+    )
     # No network: reuse the dependencies installed here (torch, pip, ipykernel...). A plain path in a
     # .pth file adds the folder without running the .pth files inside it, so an editable install of
     # colorlab in this environment stays invisible there.
     reuse = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     (purelib / "zz_reuse_test_runner_packages.pth").write_text("\n".join(reuse) + "\n")
-    _run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q", dists["wheel"]], cwd=base, env=env)
+    _run(
+        [python, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q", dists["wheel"]],
+        cwd=base,
+        env=env,
+    )
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
     return {"venv": venv, "python": python, "bin": bin_dir, "purelib": purelib, "cwd": elsewhere}
@@ -105,8 +136,12 @@ def test_the_wheel_carries_the_models_photos_readme_and_licence_but_no_tests(dis
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "colorlab/resources.py" in names and "colorlab/exercises/__init__.py" in names
     assert all(n.split("/")[0] in ("colorlab",) or ".dist-info" in n.split("/")[0] for n in names), sorted(names)
-    assert not [n for n in names if n.startswith(("tests/", "notebooks/", "data/", "benchmarks/")) or "__pycache__" in n]
-    metadata = next(zipfile.ZipFile(dists["wheel"]).read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
+    assert not [
+        n for n in names if n.startswith(("tests/", "notebooks/", "data/", "benchmarks/")) or "__pycache__" in n
+    ]
+    metadata = next(
+        zipfile.ZipFile(dists["wheel"]).read(n).decode() for n in names if n.endswith(".dist-info/METADATA")
+    )
     assert "Name: colorlab-koala" in metadata and "License-Expression: MIT" in metadata
     assert f"Version: {colorlab.__version__}" in metadata
     assert "Provides-Extra: lessons" in metadata and "Provides-Extra: dev" in metadata
@@ -138,7 +173,11 @@ def test_colorize_with_the_demo_model_works_from_another_folder(fresh):
     y, x = np.mgrid[0:45, 0:70]
     gray = (x * 3 + y).astype(np.uint8)
     Image.fromarray(gray).save(fresh["cwd"] / "photo.png")
-    _run([fresh["bin"] / "colorlab", "colorize", "photo.png", "-o", "out/", "--device", "cpu"], cwd=fresh["cwd"], env=_fresh_env_vars())
+    _run(
+        [fresh["bin"] / "colorlab", "colorize", "photo.png", "-o", "out/", "--device", "cpu"],
+        cwd=fresh["cwd"],
+        env=_fresh_env_vars(),
+    )
     result = Image.open(fresh["cwd"] / "out" / "photo.png")
     assert result.size == (70, 45) and result.mode == "RGB"
 
@@ -161,7 +200,11 @@ def test_lesson_1_runs_with_the_installed_wheel_as_its_kernel(fresh, tmp_path):
     nbformat.write(nb, lesson)
     kernels = tmp_path / "jupyter" / "kernels" / "colorlab-wheel"
     kernels.mkdir(parents=True)
-    spec = {"argv": [str(fresh["python"]), "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "colorlab wheel", "language": "python"}
+    spec = {
+        "argv": [str(fresh["python"]), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "colorlab wheel",
+        "language": "python",
+    }
     (kernels / "kernel.json").write_text(json.dumps(spec))
     execute = (
         "import sys, nbformat, nbclient; nb = nbformat.read(sys.argv[1], as_version=4); "
@@ -171,7 +214,9 @@ def test_lesson_1_runs_with_the_installed_wheel_as_its_kernel(fresh, tmp_path):
     env = _fresh_env_vars({"JUPYTER_PATH": str(tmp_path / "jupyter"), "MPLBACKEND": "Agg"})
     _run([fresh["python"], "-c", execute, lesson], cwd=fresh["cwd"], env=env, timeout=400)
     ran = nbformat.read(lesson, as_version=4)
-    text = "\n".join(o.get("text", "") for c in ran.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream")
+    text = "\n".join(
+        o.get("text", "") for c in ran.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"
+    )
     assert "largest round-trip error (0-255 units): 0" in text
     assert f"colorlab {colorlab.__version__}" in text  # the lesson's first cell found colorlab
     imported_from = Path(text.split("colorlab imported from")[-1].strip().splitlines()[0]).resolve()

@@ -8,9 +8,8 @@ import io
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from notebook_support import demo_checkpoint, photo_png_bytes  # noqa: F401
+from PIL import Image
 
 
 def upload(app, name: str, content: bytes, mime: str = "image/png") -> None:
@@ -275,7 +274,11 @@ def test_model_menu_offers_every_demo_model_whose_file_exists(demo_checkpoint, b
     assert set(DEMO_LABELS) == set(DEMO_MODELS)
     real = colorlab.checkpoint.model_path
     missing = {name: real(name).with_name("not-there.pt") for name in DEMO_MODELS.values()}
-    monkeypatch.setattr(colorlab.checkpoint, "model_path", lambda name: missing.get(name) if name != DEMO_MODELS[DEFAULT_HEAD] else real(name))
+    monkeypatch.setattr(
+        colorlab.checkpoint,
+        "model_path",
+        lambda name: missing.get(name) if name != DEMO_MODELS[DEFAULT_HEAD] else real(name),
+    )
     assert list(demo_checkpoints()) == [DEMO_MODEL]  # a demo whose file is absent is not offered
 
     shipped = {name: bins_checkpoint if "classification" in head else real(name) for head, name in DEMO_MODELS.items()}

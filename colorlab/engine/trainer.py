@@ -86,12 +86,18 @@ class TrainConfig:
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
             (self.lr > 0 and math.isfinite(self.lr), f"learning rate must be a positive number, got {self.lr}"),
             (self.loss in LOSSES, f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}"),
-            (self.lr_schedule in ("constant", "cosine"), f"unknown lr schedule {self.lr_schedule!r}; choose constant or cosine"),
+            (
+                self.lr_schedule in ("constant", "cosine"),
+                f"unknown lr schedule {self.lr_schedule!r}; choose constant or cosine",
+            ),
             (self.seed >= 0, f"seed must be 0 or more, got {self.seed}"),
             (self.num_workers >= 0, f"workers must be 0 or more, got {self.num_workers}"),
             (self.max_steps is None or self.max_steps >= 1, f"max steps must be at least 1, got {self.max_steps}"),
             (self.save_every >= 0, f"save_every must be 0 or more, got {self.save_every}"),
-            (self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"),
+            (
+                self.precision in PRECISIONS,
+                f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -156,7 +162,7 @@ class Trainer:
         config: TrainConfig | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
         resume: bool = False,
-        on_epoch_end: Callable[["Trainer", dict[str, Any]], None] | None = None,
+        on_epoch_end: Callable[[Trainer, dict[str, Any]], None] | None = None,
         overwrite: bool = False,
     ) -> None:
         self.config = cfg = config or TrainConfig()
@@ -166,14 +172,20 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
-        self.model = model.to(self.device, memory_format=torch.channels_last if self.precision.channels_last else torch.preserve_format)
+        self.model = model.to(
+            self.device, memory_format=torch.channels_last if self.precision.channels_last else torch.preserve_format
+        )
         # A pretrained trunk that learns (TransferNet's trainable stages) does so at a tenth of the rate.
         groups: dict[float, list[torch.nn.Parameter]] = {}
         for name, p in self.model.named_parameters():
             if p.requires_grad:
                 groups.setdefault(TRUNK_LR_SCALE if name.startswith("extractor.") else 1.0, []).append(p)
-        self.optimizer = torch.optim.Adam([{"params": ps, "lr_scale": scale} for scale, ps in sorted(groups.items(), reverse=True)], lr=cfg.lr,
-                                          weight_decay=cfg.weight_decay, fused=cuda or None)
+        self.optimizer = torch.optim.Adam(
+            [{"params": ps, "lr_scale": scale} for scale, ps in sorted(groups.items(), reverse=True)],
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            fused=cuda or None,
+        )
         self.rank, self.world_size = dist.rank(), dist.world_size()
         self.is_main = self.rank == 0
         self.forward = self._wrap(self.model, cuda)
@@ -197,7 +209,9 @@ class Trainer:
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            index = self.device.index if self.device.index is not None else (torch.cuda.current_device() if cuda else None)
+            index = (
+                self.device.index if self.device.index is not None else (torch.cuda.current_device() if cuda else None)
+            )
             # The only buffers are the frozen extractor's, equal everywhere: no need to broadcast them.
             module = DistributedDataParallel(model, device_ids=[index] if cuda else None, broadcast_buffers=False)
         self.compile = self.config.compile if self.config.compile is not None else cuda
@@ -217,7 +231,9 @@ class Trainer:
         if overwrite and not resume:
             from ..checkpoint import is_colorlab_checkpoint
 
-            problem = replace_problem(self.checkpoint, overwrite=True, ours=is_colorlab_checkpoint, what="a colorlab checkpoint")
+            problem = replace_problem(
+                self.checkpoint, overwrite=True, ours=is_colorlab_checkpoint, what="a colorlab checkpoint"
+            )
             if problem:
                 raise ValueError(problem)
 
@@ -226,12 +242,25 @@ class Trainer:
         target = Path(path) if path else self.checkpoint
         if target is None or not self.is_main:
             return None
-        bad = [k for k, v in self.model.trainable_state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        bad = [
+            k
+            for k, v in self.model.trainable_state_dict().items()
+            if v.is_floating_point() and not torch.isfinite(v).all()
+        ]
         if bad:
-            raise NonFiniteLossError(f"not saving {target}: the weights hold NaN/inf (e.g. {bad[0]}); the last good checkpoint is kept")
+            raise NonFiniteLossError(
+                f"not saving {target}: the weights hold NaN/inf (e.g. {bad[0]}); the last good checkpoint is kept"
+            )
         return save_checkpoint(
-            target, self.model, self.optimizer, epoch=self.epoch, step=self.step, batch_in_epoch=self.batch_in_epoch,
-            history=self.history, train_config=self.config.to_dict(), data={"size": getattr(self.train_data, "size", None)},
+            target,
+            self.model,
+            self.optimizer,
+            epoch=self.epoch,
+            step=self.step,
+            batch_in_epoch=self.batch_in_epoch,
+            history=self.history,
+            train_config=self.config.to_dict(),
+            data={"size": getattr(self.train_data, "size", None)},
         )
 
     def _resume(self, path: Path) -> None:
@@ -240,17 +269,25 @@ class Trainer:
         saved = ckpt.get("train_config") or {}
         for key, now in (("batch_size", self.config.batch_size),):
             if key in saved and saved[key] != now:
-                raise CheckpointError(f"{path}: was trained with {key} {saved[key]}, this run asks for {now}; resume with the same value")
+                raise CheckpointError(
+                    f"{path}: was trained with {key} {saved[key]}, this run asks for {now}; resume with the same value"
+                )
         size, now = (ckpt.get("data") or {}).get("size"), getattr(self.train_data, "size", None)
         if size is not None and now is not None and size != now:
-            raise CheckpointError(f"{path}: was trained on {size}px crops, this run asks for {now}px; resume with the same --size")
+            raise CheckpointError(
+                f"{path}: was trained on {size}px crops, this run asks for {now}px; resume with the same --size"
+            )
         if "optimizer" not in ckpt:
-            raise CheckpointError(f"{path}: has no optimizer state (an exported copy?); resume from the training checkpoint")
+            raise CheckpointError(
+                f"{path}: has no optimizer state (an exported copy?); resume from the training checkpoint"
+            )
         try:
             self.optimizer.load_state_dict(ckpt["optimizer"])
         except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
-            raise CheckpointError(f"{path}: its optimizer state does not fit this model ({type(exc).__name__}: {exc}); "
-                                  "resume with the settings it was trained with, or start a new run") from None
+            raise CheckpointError(
+                f"{path}: its optimizer state does not fit this model ({type(exc).__name__}: {exc}); "
+                "resume with the settings it was trained with, or start a new run"
+            ) from None
         self.epoch, self.step = int(ckpt.get("epoch", 0)), int(ckpt.get("step", 0))
         self.batch_in_epoch = int(ckpt.get("batch_in_epoch", 0))
         self.history = list(ckpt.get("history", []))
@@ -315,14 +352,24 @@ class Trainer:
         if dataset is None:
             return {}
         n = len(dataset) if self.config.val_max_images is None else min(len(dataset), self.config.val_max_images)
-        stats = validate(self.model, self._batches(dataset, self._chunks(list(range(n))[self.rank :: self.world_size]), 0),
-                         loss=self.criterion, autocast=self.precision.autocast)
+        stats = validate(
+            self.model,
+            self._batches(dataset, self._chunks(list(range(n))[self.rank :: self.world_size]), 0),
+            loss=self.criterion,
+            autocast=self.precision.autocast,
+        )
         if self.world_size > 1:
             count = stats.get("val_images", 0)
             keys = ("val_loss", "val_rms_ab", "val_psnr")
-            sums = torch.tensor([stats.get(k, 0.0) * count for k in keys] + [count], dtype=torch.float64, device=self.device)
+            sums = torch.tensor(
+                [stats.get(k, 0.0) * count for k in keys] + [count], dtype=torch.float64, device=self.device
+            )
             torch.distributed.all_reduce(sums)
-            stats = {k: float(sums[i] / sums[-1]) for i, k in enumerate(keys)} | {"val_images": int(sums[-1])} if sums[-1] else {}
+            stats = (
+                {k: float(sums[i] / sums[-1]) for i, k in enumerate(keys)} | {"val_images": int(sums[-1])}
+                if sums[-1]
+                else {}
+            )
         return stats
 
     def fit(self, epochs: int | None = None) -> list[dict[str, Any]]:
@@ -349,7 +396,11 @@ class Trainer:
                 log.flush()
                 self.interrupted = True
                 saved = self.save()
-                self._say(f"Interrupted at step {self.step}." + (f" Checkpoint saved to {saved}; continue with resume." if saved else ""), tqdm)
+                self._say(
+                    f"Interrupted at step {self.step}."
+                    + (f" Checkpoint saved to {saved}; continue with resume." if saved else ""),
+                    tqdm,
+                )
         if self.world_size > 1 and not self.interrupted:
             dist.barrier()  # rank 0's last checkpoint is written before anyone returns
         return self.history
@@ -359,26 +410,42 @@ class Trainer:
         cfg, epoch, done = self.config, self.epoch, self.batch_in_epoch
         log.values.clear()
         seen, steps_before, t0 = 0, self.step, time.perf_counter()
-        bar = tqdm(total=self.steps_per_epoch(), initial=done, desc=f"epoch {epoch + 1}/{total_epochs}",
-                   disable=not (cfg.progress and self.is_main), dynamic_ncols=True)
+        bar = tqdm(
+            total=self.steps_per_epoch(),
+            initial=done,
+            desc=f"epoch {epoch + 1}/{total_epochs}",
+            disable=not (cfg.progress and self.is_main),
+            dynamic_ncols=True,
+        )
         for l_net, ab in self.epoch_batches(epoch, skip=done):
             if len(l_net):  # a batch whose every file was unusable has nothing to learn from
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr_at(self.step, total_steps) * group.get("lr_scale", 1.0)
                 t_step = time.perf_counter()
-                loss = train_step(self.forward, self.optimizer, l_net, ab, loss=self.criterion, autocast=self.precision.autocast,
-                                  grad_clip=cfg.grad_clip)
+                loss = train_step(
+                    self.forward,
+                    self.optimizer,
+                    l_net,
+                    ab,
+                    loss=self.criterion,
+                    autocast=self.precision.autocast,
+                    grad_clip=cfg.grad_clip,
+                )
                 self.step += 1
                 if self.compile and self.compile_time_s is None:
                     float(loss)  # wait for the first, compiling step
                     self.compile_time_s = time.perf_counter() - t_step
-                    self._say(f"torch.compile: first step took {self.compile_time_s:.1f} s (compilation; reported once)", tqdm)
+                    self._say(
+                        f"torch.compile: first step took {self.compile_time_s:.1f} s (compilation; reported once)", tqdm
+                    )
                 log.add(self.step, loss)
                 seen += len(l_net)
             self.batch_in_epoch += 1  # counted once trained: a Ctrl-C inside the step must not skip it on resume
             bar.update(1)
             if log.values:
-                bar.set_postfix(loss=f"{log.values[-1]:.4f}", img_s=f"{seen * self.world_size / (time.perf_counter() - t0):.1f}")
+                bar.set_postfix(
+                    loss=f"{log.values[-1]:.4f}", img_s=f"{seen * self.world_size / (time.perf_counter() - t0):.1f}"
+                )
             if cfg.save_every and self.step % cfg.save_every == 0 and len(l_net):
                 log.flush()
                 self.save()
@@ -398,9 +465,14 @@ class Trainer:
             t = torch.tensor([train_loss], dtype=torch.float64, device=self.device)
             torch.distributed.all_reduce(t)
             train_loss = float(t) / self.world_size
-        record: dict[str, Any] = {"epoch": epoch + 1, "step": self.step, "train_loss": train_loss,
-                                  "images_per_s": seen * self.world_size / max(1e-9, seconds),
-                                  "lr": self.optimizer.param_groups[0]["lr"], "complete": finished}
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": self.step,
+            "train_loss": train_loss,
+            "images_per_s": seen * self.world_size / max(1e-9, seconds),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "complete": finished,
+        }
         if self.history and self.history[-1]["epoch"] == epoch + 1 and not self.history[-1].get("complete", True):
             self.history.pop()  # the partial record of this epoch (before a resume) is superseded
         self.history.append(record)
@@ -416,8 +488,10 @@ class Trainer:
     def _nothing_usable(self) -> str:
         skipped = getattr(self.train_data, "skipped", None)
         n = len(skipped) if skipped is not None else 0
-        return (f"no usable training photos: {n} of {len(self.train_data)} file(s) were skipped as unreadable or "
-                "grayscale (see the warnings above); nothing was trained and no checkpoint written")
+        return (
+            f"no usable training photos: {n} of {len(self.train_data)} file(s) were skipped as unreadable or "
+            "grayscale (see the warnings above); nothing was trained and no checkpoint written"
+        )
 
     def _raise_non_finite(self, value: float, step: int) -> None:
         raise NonFiniteLossError(

@@ -47,7 +47,9 @@ LUMA_PHOTO = "astronaut"
 
 
 def _not_a_number(answer: Any) -> bool:
-    return isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating, np.integer)) or math.isnan(answer)
+    return (
+        isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating, np.integer)) or math.isnan(answer)
+    )
 
 
 def _test_rgb() -> np.ndarray:
@@ -227,7 +229,9 @@ def check_delta_e(fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None) -> 
     for message, value in mistakes.items():
         if np.allclose(got, value, atol=TOLERANCE):
             return wrong(message)
-    return wrong(f"expected ΔE {want.flat[0]:.3f} for the first pair, got {got.flat[0]:.3f}: ΔE76 = sqrt(ΔL² + Δa² + Δb²)")
+    return wrong(
+        f"expected ΔE {want.flat[0]:.3f} for the first pair, got {got.flat[0]:.3f}: ΔE76 = sqrt(ΔL² + Δa² + Δb²)"
+    )
 
 
 def luma_psnr_answer() -> dict[str, float]:
@@ -312,7 +316,8 @@ def check_rms_delta_e(value: float | None) -> CheckResult:
     if abs(value - want) <= 0.01:
         return right(f"{want:.2f} Lab units: mean ΔE² = 2 · 128² · loss when L is exact")
     mistakes = {
-        AB_SCALE * math.sqrt(LOSS_EXAMPLE): "the loss averages over the two channels a and b: multiply by 2 before the root",
+        AB_SCALE
+        * math.sqrt(LOSS_EXAMPLE): "the loss averages over the two channels a and b: multiply by 2 before the root",
         math.sqrt(2 * LOSS_EXAMPLE): f"that is still in scaled units: multiply by AB_SCALE = {AB_SCALE:g}",
         2 * AB_SCALE**2 * LOSS_EXAMPLE: "that is the mean ΔE²: take the square root",
         AB_SCALE**2 * LOSS_EXAMPLE: "that is the mean of Δa² and Δb²: multiply by 2 and take the square root",
@@ -320,4 +325,6 @@ def check_rms_delta_e(value: float | None) -> CheckResult:
     for mistake, message in mistakes.items():
         if abs(value - mistake) <= 0.01:
             return wrong(message)
-    return wrong(f"{value!r} is not it: undo the scaling (x 128), then the mean over two channels (x 2), then the square")
+    return wrong(
+        f"{value!r} is not it: undo the scaling (x 128), then the mean over two channels (x 2), then the square"
+    )

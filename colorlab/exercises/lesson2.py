@@ -61,10 +61,14 @@ def check_conv_params(fn: Callable[[int, int, int], int] | None) -> CheckResult:
         if got == want - c_out:
             return wrong(f"conv_params({c_in}, {c_out}, {k}) = {got}: add one bias per output channel (+{c_out})")
         if got == c_in * c_out * k + c_out:
-            return wrong(f"conv_params({c_in}, {c_out}, {k}) = {got}: a k x k kernel has k² = {k * k} weights per input channel")
+            return wrong(
+                f"conv_params({c_in}, {c_out}, {k}) = {got}: a k x k kernel has k² = {k * k} weights per input channel"
+            )
         if got == (c_in * k * k + 1) * c_out + c_in or got == c_in * c_out * k * k + c_in:
             return wrong(f"conv_params({c_in}, {c_out}, {k}) = {got}: the bias is one per *output* channel")
-        return wrong(f"conv_params({c_in}, {c_out}, {k}) = {got!r}, expected {want:,}: weights k·k·c_in·c_out plus c_out biases")
+        return wrong(
+            f"conv_params({c_in}, {c_out}, {k}) = {got!r}, expected {want:,}: weights k·k·c_in·c_out plus c_out biases"
+        )
     return right(f"matches PyTorch's own count on {len(_CONV_CASES)} layers, the fusion's 1x1 included")
 
 
@@ -146,9 +150,13 @@ def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int] | None) -> 
                 "of the next kernel moves 2 input pixels (r += (k - 1) · jump; jump *= s)"
             )
         if got == sum(k for k, _ in layers):
-            return wrong(f"receptive_field({list(layers)}) = {got}: kernels overlap; a k-wide kernel adds k - 1, times the jump")
+            return wrong(
+                f"receptive_field({list(layers)}) = {got}: kernels overlap; a k-wide kernel adds k - 1, times the jump"
+            )
         return wrong(f"receptive_field({list(layers)}) = {got!r}, expected {want}: start from r = 1, jump = 1")
-    return right(f"the encoder sees {_field(ENCODER_LAYERS)}x{_field(ENCODER_LAYERS)} pixels; right on {len(_FIELD_CASES)} chains")
+    return right(
+        f"the encoder sees {_field(ENCODER_LAYERS)}x{_field(ENCODER_LAYERS)} pixels; right on {len(_FIELD_CASES)} chains"
+    )
 
 
 def check_fusion(fn: Callable[[torch.Tensor, torch.Tensor, nn.Conv2d], torch.Tensor] | None) -> CheckResult:
@@ -167,7 +175,9 @@ def check_fusion(fn: Callable[[torch.Tensor, torch.Tensor, nn.Conv2d], torch.Ten
         with torch.no_grad():
             got = fn(features.clone(), embedding.clone(), fusion.conv)
     except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-        return wrong(f"fusion(features (2, 6, 3, 4), embedding (2, 5), conv 11 -> 4) raised {type(exc).__name__}: {exc}")
+        return wrong(
+            f"fusion(features (2, 6, 3, 4), embedding (2, 5), conv 11 -> 4) raised {type(exc).__name__}: {exc}"
+        )
     if not isinstance(got, torch.Tensor):
         return wrong(f"return a tensor, got {type(got).__name__}")
     with torch.no_grad():
@@ -176,13 +186,17 @@ def check_fusion(fn: Callable[[torch.Tensor, torch.Tensor, nn.Conv2d], torch.Ten
         no_relu = fusion.conv(torch.cat([features, tiled], 1))
         wrong_order = torch.relu(fusion.conv(torch.cat([tiled, features], 1)))
     if tuple(got.shape) != tuple(want.shape):
-        return wrong(f"expected shape {tuple(want.shape)} (B, out, h, w), got {tuple(got.shape)}: tile the embedding to h x w")
+        return wrong(
+            f"expected shape {tuple(want.shape)} (B, out, h, w), got {tuple(got.shape)}: tile the embedding to h x w"
+        )
     if torch.allclose(got, want, atol=1e-5):
         return right("the same as colorlab.model.Fusion: every cell gets the same global vector next to its local one")
     if torch.allclose(got, no_relu, atol=1e-5):
         return wrong("the ReLU is missing after the 1x1 convolution")
     if torch.allclose(got, wrong_order, atol=1e-5):
-        return wrong("concatenate the encoder features first, then the tiled embedding: the conv's weights expect that order")
+        return wrong(
+            "concatenate the encoder features first, then the tiled embedding: the conv's weights expect that order"
+        )
     return wrong(
         "the numbers differ from Fusion's: tile with embedding[:, :, None, None].expand(-1, -1, h, w), "
         "torch.cat([features, tiled], dim=1), then conv and ReLU"

@@ -53,7 +53,9 @@ class TinyColorizer(nn.Module):
         super().__init__()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.layers = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 3, padding=1), nn.Tanh())
+            self.layers = nn.Sequential(
+                nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 3, padding=1), nn.Tanh()
+            )
 
     def forward(self, l_net: torch.Tensor) -> torch.Tensor:
         return self.layers(l_net)
@@ -138,7 +140,9 @@ def check_train_step(fn: Callable[..., Any] | None) -> CheckResult:
         returned = fn(model, optimizer, l_net.clone(), ab.clone())
     except RuntimeError as exc:
         if "modified by an inplace operation" in str(exc):
-            return wrong("optimizer.step() changed the weights before loss.backward() could use them: backward first, then step")
+            return wrong(
+                "optimizer.step() changed the weights before loss.backward() could use them: backward first, then step"
+            )
         return wrong(f"your function raised RuntimeError: {exc}")
     except Exception as exc:  # a learner's bug is reported, never raised
         return wrong(f"your function raised {type(exc).__name__}: {exc}")
@@ -155,14 +159,22 @@ def check_train_step(fn: Callable[..., Any] | None) -> CheckResult:
             return wrong(f"the step is right, but you returned {value:.6f}; return the loss of this batch, {loss:.6f}")
         return right("forward, loss, zero_grad, backward, step: the same weights as colorlab.train.train_step")
     mistakes = [
-        (_variant(F.mse_loss, zero_grad=False),
-         "gradients of the earlier batch were added to this one: call optimizer.zero_grad() before loss.backward()"),
-        (_variant(F.l1_loss),
-         "that is the L1 loss (mean absolute error); the paper's objective is the mean squared error, F.mse_loss(pred, ab)"),
-        (_variant(lambda p, t: F.mse_loss(p, t, reduction="sum")),
-         "you summed the squared errors; take their mean (F.mse_loss's default), so the loss does not grow with the image"),
-        (_variant(lambda p, t: F.mse_loss(p, t).sqrt()),
-         "that is the root of the mean squared error; train on the MSE itself (take the root only to report Lab units)"),
+        (
+            _variant(F.mse_loss, zero_grad=False),
+            "gradients of the earlier batch were added to this one: call optimizer.zero_grad() before loss.backward()",
+        ),
+        (
+            _variant(F.l1_loss),
+            "that is the L1 loss (mean absolute error); the paper's objective is the mean squared error, F.mse_loss(pred, ab)",
+        ),
+        (
+            _variant(lambda p, t: F.mse_loss(p, t, reduction="sum")),
+            "you summed the squared errors; take their mean (F.mse_loss's default), so the loss does not grow with the image",
+        ),
+        (
+            _variant(lambda p, t: F.mse_loss(p, t).sqrt()),
+            "that is the root of the mean squared error; train on the MSE itself (take the root only to report Lab units)",
+        ),
     ]
     for weights, message in mistakes:
         if _close(after, weights):
@@ -184,7 +196,9 @@ def check_rms_ab(answer: float | None) -> CheckResult:
     loss = EXAMPLE_VAL_LOSS
     want = AB_SCALE * math.sqrt(loss)
     if math.isclose(value, want, rel_tol=1e-3):
-        return right(f"AB_SCALE * sqrt({loss}) = {want:.2f} Lab units: a typical pixel's a (or b) is off by about that much")
+        return right(
+            f"AB_SCALE * sqrt({loss}) = {want:.2f} Lab units: a typical pixel's a (or b) is off by about that much"
+        )
     mistakes = {
         AB_SCALE * loss: "take the square root first: the loss is a mean of *squared* errors",
         math.sqrt(loss): "that is on the network's scale, ab / 128; multiply by AB_SCALE = 128 for Lab units",
@@ -192,7 +206,8 @@ def check_rms_ab(answer: float | None) -> CheckResult:
         AB_SCALE * math.sqrt(2 * loss): (
             "that is the RMS length of the (Δa, Δb) error vector; the lesson's RMS ab error is per channel, √2 smaller"
         ),
-        AB_SCALE * math.sqrt(loss / 2): "the loss is already the mean over a and b (the 1/(2HW)); do not halve it again",
+        AB_SCALE
+        * math.sqrt(loss / 2): "the loss is already the mean over a and b (the 1/(2HW)); do not halve it again",
     }
     for value_wrong, message in mistakes.items():
         if math.isclose(value, value_wrong, rel_tol=1e-3):
@@ -239,14 +254,18 @@ def check_validate(fn: Callable[..., Any] | None) -> CheckResult:
     if math.isclose(loss, want_loss, rel_tol=1e-4) and math.isclose(rms, want_rms, rel_tol=1e-4):
         return right(f"val_loss {want_loss:.5f} and RMS ab error {want_rms:.2f} Lab units, as colorlab.train.validate")
     if math.isclose(loss, sum(per_batch) / len(per_batch), rel_tol=1e-4):
-        return wrong("you averaged the batch means; weight each batch by its number of images (the last one is smaller)")
+        return wrong(
+            "you averaged the batch means; weight each batch by its number of images (the last one is smaller)"
+        )
     if not math.isclose(loss, want_loss, rel_tol=1e-4):
-        return wrong(f"val_loss {loss:.5f}, expected {want_loss:.5f}: the mean of F.mse_loss(model(l_net), ab) over all images")
+        return wrong(
+            f"val_loss {loss:.5f}, expected {want_loss:.5f}: the mean of F.mse_loss(model(l_net), ab) over all images"
+        )
     per_batch_rms = [AB_SCALE * math.sqrt(v) for v in per_batch]
     weights = [len(l) for l, _ in batches]
-    if math.isclose(rms, sum(r * w for r, w in zip(per_batch_rms, weights)) / sum(weights), rel_tol=1e-4) or math.isclose(
-        rms, sum(per_batch_rms) / len(per_batch_rms), rel_tol=1e-4
-    ):
+    if math.isclose(
+        rms, sum(r * w for r, w in zip(per_batch_rms, weights)) / sum(weights), rel_tol=1e-4
+    ) or math.isclose(rms, sum(per_batch_rms) / len(per_batch_rms), rel_tol=1e-4):
         return wrong("you averaged RMS values; average the squared errors first, then take one square root")
     if math.isclose(rms, math.sqrt(want_loss), rel_tol=1e-4):
         return wrong("the RMS is on the network's scale; multiply by AB_SCALE = 128 for Lab units")

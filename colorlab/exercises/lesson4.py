@@ -104,7 +104,9 @@ def check_mse_constant(answer: Any) -> CheckResult:
             f"{mean_chroma:.0f}, pulled towards gray"
         )
     if _near(ab, np.median(EXAMPLE_AB, axis=0)):
-        return wrong("that is the median of a and of b, the L1 loss's optimum; the squared error is least at another point")
+        return wrong(
+            "that is the median of a and of b, the L1 loss's optimum; the squared error is least at another point"
+        )
     mistake = _common_mistakes(ab)
     if mistake:
         return wrong(mistake)
@@ -166,13 +168,17 @@ def check_psnr_gain(fn: Callable[[np.ndarray, np.ndarray], float] | None) -> Che
         mistakes = {
             -want: "that is the gray baseline's PSNR minus the model's: subtract the other way round",
             model: "that is the model's PSNR alone; subtract the gray baseline's PSNR (colorlab.metrics.gray_baseline)",
-            psnr(pred, gray_baseline(truth)): "that compares the prediction with the gray image; measure both against the truth",
+            psnr(
+                pred, gray_baseline(truth)
+            ): "that compares the prediction with the gray image; measure both against the truth",
             model / gray: "PSNR is already logarithmic (dB): subtract the two, do not divide",
         }
         for value, message in mistakes.items():
             if abs(got - value) <= 1e-3:
                 return wrong(message)
-        return wrong(f"on a test pair you returned {got:.3f} dB, expected {want:.3f} dB = PSNR(prediction) - PSNR(gray)")
+        return wrong(
+            f"on a test pair you returned {got:.3f} dB, expected {want:.3f} dB = PSNR(prediction) - PSNR(gray)"
+        )
     return right("PSNR(prediction, truth) - PSNR(gray baseline, truth), in dB, on two test pairs")
 
 
@@ -205,9 +211,12 @@ def check_trainable_share(fn: Callable[[Any], float] | None) -> CheckResult:
             continue
         params = list(model.parameters())
         counts = {
-            sum(p.numel() for p in params if p.requires_grad): "that is a count of weights; divide by the total to get a share",
+            sum(
+                p.numel() for p in params if p.requires_grad
+            ): "that is a count of weights; divide by the total to get a share",
             1 - want: "that is the frozen share; training changes the parameters with requires_grad=True",
-            sum(1 for p in params if p.requires_grad) / len(params): "that counts tensors, not weights: add up p.numel()",
+            sum(1 for p in params if p.requires_grad)
+            / len(params): "that counts tensors, not weights: add up p.numel()",
             100 * want: "a share from 0 to 1, not a percentage",
         }
         for value, message in counts.items():

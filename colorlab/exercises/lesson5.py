@@ -60,8 +60,12 @@ def check_network_size(fn: Callable[[int, int, int], tuple[int, int]] | None) ->
             return wrong(f"{case}: a very long photo would not fit in memory; cap the long side at {MAX_NETWORK_SIDE}")
         if min(pair) < 8:
             return wrong(f"{case}: both sides must be at least 8")
-        return wrong(f"{case}: scale so the short side becomes {_SIZE}, then round each side to the nearest multiple of 8")
-    return right(f"the same sizes as colorlab.infer.network_input_size on {len(SIZE_CASES)} photos, the capped panorama included")
+        return wrong(
+            f"{case}: scale so the short side becomes {_SIZE}, then round each side to the nearest multiple of 8"
+        )
+    return right(
+        f"the same sizes as colorlab.infer.network_input_size on {len(SIZE_CASES)} photos, the capped panorama included"
+    )
 
 
 def _colour_cases() -> list[tuple[str, np.ndarray, bool]]:
@@ -99,7 +103,9 @@ def check_has_colour(fn: Callable[[np.ndarray], bool] | None) -> CheckResult:
     if not wrong_ones:
         return right("colour and sepia say yes; gray says no, even with the JPEG's unit-or-two differences")
     if all(got != want for _, got, want in answers):
-        return wrong("every answer is the opposite: the function should say whether the photo HAS colour (True for colour)")
+        return wrong(
+            "every answer is the opposite: the function should say whether the photo HAS colour (True for colour)"
+        )
     text, got = wrong_ones[0]
     if "JPEG" in text:
         return wrong(

@@ -103,7 +103,9 @@ def check_soft_encode(fn: Callable[[torch.Tensor, torch.Tensor, int, float], tor
             return problem
         got_t = _tensor(got, (len(bins),))
         if got_t is None:
-            return wrong(f"return one weight per bin, a ({len(bins)},) tensor; got {getattr(got, 'shape', type(got).__name__)}")
+            return wrong(
+                f"return one weight per bin, a ({len(bins)},) tensor; got {getattr(got, 'shape', type(got).__name__)}"
+            )
         want = colorbins.soft_encode(ab.view(1, 2, 1, 1), bins, k, sigma)[0, :, 0, 0].double()
         if torch.allclose(got_t, want, atol=1e-4):
             continue
@@ -116,8 +118,12 @@ def check_soft_encode(fn: Callable[[torch.Tensor, torch.Tensor, int, float], tor
         if abs(float(got_t.sum()) - 1) > 1e-4:
             return wrong(f"{where} the weights sum to {float(got_t.sum()):.4f}: normalise them to sum to 1")
         if set(torch.nonzero(got_t).flatten().tolist()) != set(torch.nonzero(want).flatten().tolist()):
-            return wrong(f"{where} the non-zero bins are not the {k} nearest to the pixel (use squared distances, topk with largest=False)")
-        return wrong(f"{where} the weights differ: use exp(-d² / (2 sigma²)) of the squared distance d², then normalise")
+            return wrong(
+                f"{where} the non-zero bins are not the {k} nearest to the pixel (use squared distances, topk with largest=False)"
+            )
+        return wrong(
+            f"{where} the weights differ: use exp(-d² / (2 sigma²)) of the squared distance d², then normalise"
+        )
     return right(f"the same targets as colorlab.colorbins.soft_encode on {len(_SOFT_CASES)} pixels")
 
 
@@ -146,13 +152,17 @@ def check_rebalance_weights(fn: Callable[[torch.Tensor, float], torch.Tensor] | 
             continue
         expectation = float((p * got_t).sum())
         if torch.allclose(got_t / expectation, want, rtol=1e-4):
-            return wrong(f"the right shape of weights, but Σ p·w = {expectation:.4g}: divide by it so the expected weight is 1")
+            return wrong(
+                f"the right shape of weights, but Σ p·w = {expectation:.4g}: divide by it so the expected weight is 1"
+            )
         swapped = colorbins.rebalance_weights(p, 1 - lam)
         if torch.allclose(got_t, swapped, rtol=1e-4) or torch.allclose(got_t / expectation, swapped, rtol=1e-4):
             return wrong("λ and 1-λ are swapped: λ is the share of the uniform distribution, (1-λ)·p + λ/Q")
         inverse = 1 / p
         if torch.allclose(got_t / expectation, inverse / float((p * inverse).sum()), rtol=1e-4):
-            return wrong("that is 1/p: mix the prior with a uniform distribution first, or the rarest bins get huge weights")
+            return wrong(
+                "that is 1/p: mix the prior with a uniform distribution first, or the rarest bins get huge weights"
+            )
         return wrong(f"for λ = {lam} the weights differ: w ∝ 1 / ((1-λ)·p + λ/Q), then scale so Σ p·w = 1")
     return right("the same weights as colorlab.colorbins.rebalance_weights for λ = 0.5 and 0.2")
 
@@ -187,7 +197,9 @@ def check_annealed_mean(fn: Callable[[torch.Tensor, torch.Tensor, float], Any] |
         if (got_t - library(1.0)).abs().max() <= 0.05:
             return wrong(f"{at}: that is the plain mean (T = 1); divide the log-probabilities by T before the softmax")
         if (got_t - bins[logits.argmax()].double()).abs().max() <= 0.05:
-            return wrong(f"{at}: that is the mode (the limit T → 0); take the expectation of the bins under softmax(log p / T)")
+            return wrong(
+                f"{at}: that is the mode (the limit T → 0); take the expectation of the bins under softmax(log p / T)"
+            )
         if (got_t - library(1 / t)).abs().max() <= 0.05:
             return wrong(f"{at}: you multiplied by T; divide the log-probabilities by T")
         p = torch.softmax(logits.double(), 0) ** (1 / t)

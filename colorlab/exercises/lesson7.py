@@ -146,7 +146,9 @@ def check_answers_needed(n: int | None) -> CheckResult:
     normal = math.ceil((game.z_value() / (2 * TARGET_HALF_WIDTH)) ** 2)  # z²·p(1-p)/E² at p = 1/2
     half = game.widest_half_width
     if n == wilson:
-        return right(f"{n} answers: at a rate of 1/2 Wilson's interval is ±{half(n):.4f}; with {n - 1} it is ±{half(n - 1):.4f}")
+        return right(
+            f"{n} answers: at a rate of 1/2 Wilson's interval is ±{half(n):.4f}; with {n - 1} it is ±{half(n - 1):.4f}"
+        )
     if n == normal:
         return right(
             f"{n} answers by the normal approximation n = z²·p(1-p)/E² at p = 1/2; Wilson's interval, "

@@ -68,11 +68,15 @@ def check_smooth_ab(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tens
     if torch.allclose(got, video.smooth_ab(ab, torch.zeros_like(cuts), alpha), atol=1e-4):
         return wrong("the colours blend across the cut at frame 5: where cuts[t] is True, start again from ab_t")
     if torch.allclose(got, video.smooth_ab(ab, cuts, 1 - alpha), atol=1e-4):
-        return wrong("alpha weights the newest frame: s_t = alpha * ab_t + (1 - alpha) * s_(t-1), not the other way round")
+        return wrong(
+            "alpha weights the newest frame: s_t = alpha * ab_t + (1 - alpha) * s_(t-1), not the other way round"
+        )
     if torch.allclose(got, ab, atol=1e-4):
         return wrong("that is the raw sequence: nothing was averaged")
     bad = [t for t in range(len(ab)) if not torch.allclose(got[t], expected[t], atol=1e-4)]
-    return wrong(f"frame {bad[0]} differs (first of {len(bad)}); frame 0 is ab_0, each later frame mixes ab_t with s_(t-1)")
+    return wrong(
+        f"frame {bad[0]} differs (first of {len(bad)}); frame 0 is ab_0, each later frame mixes ab_t with s_(t-1)"
+    )
 
 
 def check_detect_cuts(fn: Callable[[torch.Tensor, float], torch.Tensor] | None) -> CheckResult:
@@ -92,7 +96,9 @@ def check_detect_cuts(fn: Callable[[torch.Tensor, float], torch.Tensor] | None) 
     if found == truth:
         return right(f"one cut, at frame {truth[0]}, and the pan with grain is not mistaken for one")
     if found == [t - 1 for t in truth]:
-        return wrong(f"you marked frame {truth[0] - 1}, the last frame of the old shot; mark the first frame of the new one")
+        return wrong(
+            f"you marked frame {truth[0] - 1}, the last frame of the old shot; mark the first frame of the new one"
+        )
     if not found:
         return wrong(f"no cut found; the cut is at frame {truth[0]}: compare each frame with the one before it")
     if len(found) > len(truth):
@@ -123,4 +129,6 @@ def check_flicker(fn: Callable[[torch.Tensor, torch.Tensor], float] | None) -> C
     per_channel = (ab[1:] - ab[:-1]).abs().mean(dim=(1, 2, 3))[keep].mean()
     if abs(value - float(per_channel)) < 1e-3:
         return wrong("measure each pixel's change as the length sqrt(da^2 + db^2), not |da| and |db| averaged")
-    return wrong(f"got {value:.3f}; take the mean over pixels of sqrt(da^2 + db^2) per frame pair, then the mean over pairs")
+    return wrong(
+        f"got {value:.3f}; take the mean over pixels of sqrt(da^2 + db^2) per frame pair, then the mean over pairs"
+    )
