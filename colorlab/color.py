@@ -100,6 +100,21 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_mix(RGB_FROM_XYZ, lab_f_inv(f) * _white(lab)))
 
 
+#: Lab units a colour may move when clipped to sRGB and still count as inside the gamut (the
+#: reference white itself moves 0.005 because the sRGB matrix and the D65 white are rounded).
+GAMUT_TOLERANCE = 0.05
+
+
+def out_of_srgb_gamut(lab: torch.Tensor) -> torch.Tensor:
+    """Where Lab ``(B, 3, H, W)`` (or ``(3, H, W)``) lies outside the sRGB gamut: bool ``(B, H, W)`` (or ``(H, W)``).
+
+    Outside means :func:`lab_to_rgb` has to clip it: going back to Lab lands more than
+    :data:`GAMUT_TOLERANCE` away (computed in float64).
+    """
+    lab64 = lab.to(torch.float64)
+    return (rgb_to_lab(lab_to_rgb(lab64)) - lab64).norm(dim=-3) > GAMUT_TOLERANCE
+
+
 def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB ``(B, 3, H, W)`` in ``[0, 1]`` -> ``L`` ``(B, 1, H, W)`` in ``[0, 100]``: the gray photo the model sees."""
     return rgb_to_lab(rgb)[..., 0:1, :, :]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..color import AB_SCALE, lab_to_rgb, rgb_to_lab, srgb_to_linear
+from ..color import AB_SCALE, lab_to_rgb, out_of_srgb_gamut, rgb_to_lab, srgb_to_linear
 from .core import CheckResult, right, wrong
 
 __all__ = [
@@ -274,8 +274,7 @@ def check_luma_psnr(value: float | None) -> CheckResult:
 
 
 def gamut_edge(L: float = GAMUT_L, a: float = 0.0, step: float = 0.01) -> float:
-    """The largest ``b >= 0`` with Lab(L, a, b) inside sRGB, to ``step`` (bisection over colorlab.viz.out_of_srgb_gamut)."""
-    from ..viz import out_of_srgb_gamut
+    """The largest ``b >= 0`` with Lab(L, a, b) inside sRGB, to ``step`` (bisection over colorlab.color.out_of_srgb_gamut)."""
 
     def inside(b: float) -> bool:
         return not bool(out_of_srgb_gamut(torch.tensor([[[L]], [[a]], [[b]]], dtype=torch.float64)).item())

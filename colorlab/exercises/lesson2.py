@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .core import CheckResult, right, wrong
+from .core import CheckResult, receptive_field, right, wrong
 
 __all__ = ["ENCODER_LAYERS", "check_conv_params", "check_fusion_share", "check_receptive_field", "check_fusion"]
 
@@ -111,9 +111,7 @@ def check_fusion_share(fraction: float | None) -> CheckResult:
 
 
 def _field(layers: Sequence[tuple[int, int]]) -> int:
-    """The receptive field of a chain of (kernel, stride) layers, by building it and reading colorlab.viz."""
-    from ..viz import receptive_field
-
+    """The receptive field of a chain of (kernel, stride) layers, by building it and reading :func:`receptive_field`."""
     with _own_rng():
         chain = nn.Sequential(*(nn.Conv2d(1, 1, k, stride=s) for k, s in layers))
     rows = receptive_field(chain)

@@ -239,7 +239,7 @@ def check_validate(fn: Callable[..., Any] | None) -> CheckResult:
     model = TinyColorizer(seed=4)
     before = _weights(model)
     try:
-        got = _pair(fn(model, [(l.clone(), ab.clone()) for l, ab in batches]))
+        got = _pair(fn(model, [(L.clone(), ab.clone()) for L, ab in batches]))
     except Exception as exc:  # a learner's bug is reported, never raised
         return wrong(f"your function raised {type(exc).__name__}: {exc}")
     if got is None:
@@ -250,7 +250,7 @@ def check_validate(fn: Callable[..., Any] | None) -> CheckResult:
     loss, rms = got
     want_loss, want_rms = stats["val_loss"], stats["val_rms_ab"]
     with torch.no_grad():
-        per_batch = [float(F.mse_loss(model(l), ab)) for l, ab in batches]
+        per_batch = [float(F.mse_loss(model(L), ab)) for L, ab in batches]
     if math.isclose(loss, want_loss, rel_tol=1e-4) and math.isclose(rms, want_rms, rel_tol=1e-4):
         return right(f"val_loss {want_loss:.5f} and RMS ab error {want_rms:.2f} Lab units, as colorlab.train.validate")
     if math.isclose(loss, sum(per_batch) / len(per_batch), rel_tol=1e-4):
@@ -262,7 +262,7 @@ def check_validate(fn: Callable[..., Any] | None) -> CheckResult:
             f"val_loss {loss:.5f}, expected {want_loss:.5f}: the mean of F.mse_loss(model(l_net), ab) over all images"
         )
     per_batch_rms = [AB_SCALE * math.sqrt(v) for v in per_batch]
-    weights = [len(l) for l, _ in batches]
+    weights = [len(L) for L, _ in batches]
     if math.isclose(
         rms, sum(r * w for r, w in zip(per_batch_rms, weights)) / sum(weights), rel_tol=1e-4
     ) or math.isclose(rms, sum(per_batch_rms) / len(per_batch_rms), rel_tol=1e-4):

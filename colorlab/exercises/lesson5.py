@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..infer import MAX_NETWORK_SIDE, network_input_size
-from .core import CheckResult, call_learner, right, wrong
+from .core import CheckResult, call_learner, imagenet_classes, right, top_classes, wrong
 
 __all__ = ["check_network_size", "check_has_colour", "check_top5", "SIZE_CASES"]
 
@@ -128,8 +128,6 @@ def _example_logits() -> torch.Tensor:
 def check_top5(fn: Callable[[torch.Tensor], list[tuple[str, float]]] | None) -> CheckResult:
     """``fn(logits) -> [(class name, probability), ...]``: the 5 most likely ImageNet classes of ``(1000,)``
     logits, most likely first, with softmax probabilities."""
-    from ..viz import imagenet_classes, top_classes
-
     logits = _example_logits()
     got, problem = call_learner(fn, "my_top5(logits) returning [(class name, probability), ...]", logits.clone())
     if problem is not None:
