@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+try:  # POSIX: flock (see exclusive_lock)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "atomic_write",
     "current_umask",
     "check_writable",
     "exclusive_lock",
+    "lock_path",
     "LockedError",
     "Terminated",
     "sigterm_as_interrupt",
@@ -96,24 +104,68 @@ def check_writable(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def lock_path(path: str | os.PathLike[str]) -> Path:
+    """The lock file that :func:`exclusive_lock` uses for ``path``: ``.<name>.lock`` beside it."""
+    path = Path(path)
+    return path.parent / f".{path.name}.lock"
+
+
 @contextlib.contextmanager
-def exclusive_lock(path: str | os.PathLike[str], *, what: str = "process", wait: bool = False) -> Iterator[None]:
+def exclusive_lock(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "process",
+    wait: bool = False,
+    quiet: bool = False,
+    lock_file_timeout: float | None = None,
+) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``.<name>.lock`` beside ``path`` while writing ``path``.
 
     With ``wait=False`` a second holder fails at once with :class:`LockedError` (two training
     runs on one checkpoint); with ``wait=True`` it waits its turn (two downloads into one
-    folder). The lock file is removed while still locked; a process that was waiting on the
-    removed file sees that the path no longer names what it locked and tries again, so two
-    processes never both believe they hold the lock. Without ``fcntl`` (Windows) there is no lock.
+    folder), saying so on stderr unless ``quiet`` (for locks held a moment, such as one
+    appended line). The lock file is removed while still locked; a process that was waiting on
+    the removed file sees that the path no longer names what it locked and tries again, so two
+    processes never both believe they hold the lock.
+
+    Without ``fcntl`` (Windows) there is no lock, unless ``lock_file_timeout`` is given: then the
+    lock file itself, created with ``O_EXCL``, is the lock, waited for at most that many seconds
+    (a crashed holder leaves it behind) before :class:`LockedError` says to delete it.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
+    path, lock = Path(path), lock_path(path)
+    if fcntl is None:
+        if lock_file_timeout is None:
+            yield
+            return
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = _create_lock_file(path, lock, what, wait, quiet, lock_file_timeout)
+        try:
+            yield
+        finally:
+            os.close(fd)
+            os.unlink(lock)
         return
-    path = Path(path)
-    lock = path.parent / f".{path.name}.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
+    fh = _flock(path, lock, what, wait, quiet)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        fh.close()
+
+
+def _busy(path: Path, what: str) -> LockedError:
+    return LockedError(
+        f"{path}: another colorlab {what} is writing it right now; wait for it to finish or choose another file"
+    )
+
+
+def _say_waiting(path: Path, what: str) -> None:
+    print(f"{path}: another colorlab {what} is writing it; waiting for it", file=sys.stderr)
+
+
+def _flock(path: Path, lock: Path, what: str, wait: bool, quiet: bool) -> IO[bytes]:
+    """The open lock file, flocked by this process (see :func:`exclusive_lock`)."""
     while True:
         fh = open(lock, "a+b")
         try:
@@ -121,25 +173,37 @@ def exclusive_lock(path: str | os.PathLike[str], *, what: str = "process", wait:
         except BlockingIOError:
             if not wait:
                 fh.close()
-                raise LockedError(
-                    f"{path}: another colorlab {what} is writing it right now; wait for it to finish or choose another file"
-                ) from None
-            import sys
-
-            print(f"{path}: another colorlab {what} is writing it; waiting for it", file=sys.stderr)
+                raise _busy(path, what) from None
+            if not quiet:
+                _say_waiting(path, what)
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             same = os.path.samestat(os.fstat(fh.fileno()), os.stat(lock))
         except FileNotFoundError:
             same = False
         if same:
-            break
+            return fh
         fh.close()
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-        fh.close()
+
+
+def _create_lock_file(path: Path, lock: Path, what: str, wait: bool, quiet: bool, timeout: float) -> int:
+    """Without fcntl: the descriptor of ``lock``, created by this process (see :func:`exclusive_lock`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if not wait:
+                raise _busy(path, what) from None
+            if time.monotonic() > deadline:
+                raise LockedError(
+                    f"{lock}: still locked after {timeout:g} s; if no colorlab {what} is writing {path}, "
+                    "delete the lock file"
+                ) from None
+            if not quiet:
+                _say_waiting(path, what)
+                quiet = True  # once is enough
+            time.sleep(0.002)
 
 
 class Terminated(KeyboardInterrupt):

@@ -10,10 +10,12 @@ the buttons (those are :class:`colorlab.game_app.RealOrColorizedApp`):
 * the **pictures** (:func:`picture`): square crops of the photos, the colorized
   ones made by :func:`colorlab.infer.colorize` from the crop's own lightness;
 * the **results file** (:func:`append_answer`, :func:`read_results`): JSON Lines,
-  one answer per line, appended safely by many kernels at once;
+  one answer per line, appended safely by many kernels at once (it lives in
+  :mod:`colorlab.game_store`);
 * the **statistics** (:func:`wilson_interval`, :func:`summarize`,
   :func:`pool_results`): score, the *fooled rate* (the fraction of colorized
-  pictures answered "real") with a Wilson 95% interval, per model and per picture;
+  pictures answered "real") with a Wilson 95% interval, per model and per picture
+  (the intervals live in :mod:`colorlab.game_stats`);
 * the **figure** (:func:`results_figure`); an automatic judge playing the same
   games (:func:`play`) and a simulated class (:func:`simulate_class`), to try
   it all without anyone clicking.
@@ -28,25 +30,32 @@ all colorized), so that nobody sees the same scene both real and colorized.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import os
 import time
-import uuid
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import NormalDist
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-try:  # POSIX: advisory locks on the results file itself
-    import fcntl
-except ImportError:  # Windows: a lock file beside the results file (see _locked)
-    fcntl = None  # type: ignore[assignment]
+# The results file and the statistics live in their own modules; every name stays importable from here.
+from .game_stats import CONFIDENCE as CONFIDENCE
+from .game_stats import Tally, answers_needed, widest_half_width, wilson_interval, z_value
+from .game_store import (
+    ANSWERS,
+    COLORIZED,
+    REAL,
+    ResultsFileError,
+    answer_record,
+    append_answer,
+    read_results,
+    write_results,
+)
+from .game_store import LOCK_TIMEOUT_S as LOCK_TIMEOUT_S
+from .game_store import RECORD_FIELDS as RECORD_FIELDS
 
 __all__ = [
     "REAL",
@@ -83,10 +92,6 @@ __all__ = [
     "simulate_class",
 ]
 
-REAL = "real"
-COLORIZED = "colorized"
-#: What a viewer can answer about one picture.
-ANSWERS = (REAL, COLORIZED)
 #: Game modes: one picture at a time ("real or colorized?") or a real/colorized pair of the
 #: same crop side by side ("which one is real?", the protocol of Zhang, Isola & Efros 2016).
 SINGLE = "single"
@@ -101,16 +106,8 @@ CROP_FRACTION = 0.6
 DISPLAY_SIZE = 256
 #: About how many rounds a game has when the number of crops per photo is left to the plan.
 TARGET_ROUNDS = 12
-#: Confidence level of every interval this module reports.
-CONFIDENCE = 0.95
-#: How long an append waits for the lock file (where fcntl is missing) before giving up.
-LOCK_TIMEOUT_S = 10.0
 
-PhotoSource = Union[str, os.PathLike, np.ndarray, Image.Image]
-
-
-class ResultsFileError(ValueError):
-    """A results file cannot be read or written; ``str(err)`` names the file and the way out."""
+PhotoSource = str | os.PathLike | np.ndarray | Image.Image
 
 
 # --- Photos and the plan ------------------------------------------------------------
@@ -302,279 +299,6 @@ def picture(
     return colorize(real, model, size=network_size or DEFAULT_SIZE)
 
 
-# --- Statistics ---------------------------------------------------------------------
-
-
-def z_value(confidence: float = CONFIDENCE) -> float:
-    """The two-sided standard normal quantile of ``confidence`` (1.95996... for 95%)."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    return NormalDist().inv_cdf(0.5 + confidence / 2)
-
-
-def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval for a proportion of ``k`` successes in ``n`` trials.
-
-    ``(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` with ``p = k/n``
-    and ``z`` the normal quantile (1.96 for 95%). Unlike ``p ± z·sqrt(p(1-p)/n)``
-    it stays inside [0, 1] and does not collapse to a point at 0/n or n/n.
-    ``n = 0`` gives ``(0.0, 1.0)``: no answers, no knowledge.
-    """
-    if n < 0 or not 0 <= k <= n:
-        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
-    if n == 0:
-        return (0.0, 1.0)
-    z = z_value(confidence)
-    p = k / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    # exact ends: at k = 0 the lower bound is 0 and at k = n the upper is 1 (not 1e-17 off)
-    return (0.0 if k == 0 else max(0.0, centre - half), 1.0 if k == n else min(1.0, centre + half))
-
-
-def widest_half_width(n: int, confidence: float = CONFIDENCE) -> float:
-    """Half the width of the Wilson interval of ``n`` answers at a rate of 1/2, the widest
-    it gets for that ``n``: ``z / (2·sqrt(n + z²))``."""
-    if n < 1:
-        raise ValueError(f"need at least one answer, got n={n}")
-    z = z_value(confidence)
-    return z / (2 * math.sqrt(n + z * z))
-
-
-def answers_needed(half_width: float, confidence: float = CONFIDENCE) -> int:
-    """The fewest answers whose Wilson interval is at most ``± half_width`` whatever the rate.
-
-    From :func:`widest_half_width`: ``n >= (z / 2·half_width)² - z²``.
-    For ±10% at 95%: 93 answers.
-    """
-    if not 0 < half_width < 0.5:
-        raise ValueError(f"half_width must be in (0, 0.5), got {half_width}")
-    z = z_value(confidence)
-    n = max(1, math.ceil((z / (2 * half_width)) ** 2 - z * z))
-    while n > 1 and widest_half_width(n - 1, confidence) <= half_width:  # guard against rounding
-        n -= 1
-    while widest_half_width(n, confidence) > half_width:
-        n += 1
-    return n
-
-
-@dataclass(frozen=True)
-class Tally:
-    """``k`` of ``n`` answers, e.g. colorized pictures answered "real"."""
-
-    k: int = 0
-    n: int = 0
-
-    @property
-    def rate(self) -> float:
-        """``k / n`` (``nan`` when there are no answers)."""
-        return self.k / self.n if self.n else float("nan")
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """The Wilson 95% interval of :attr:`rate`."""
-        return wilson_interval(self.k, self.n)
-
-    def add(self, hit: bool) -> Tally:
-        return Tally(self.k + int(hit), self.n + 1)
-
-    def __str__(self) -> str:
-        if not self.n:
-            return "no answers"
-        low, high = self.interval
-        return f"{self.k}/{self.n} = {self.rate:.0%} (95% CI {low:.0%}-{high:.0%})"
-
-
-# --- The results file ---------------------------------------------------------------
-
-#: The fields every answer line has (more may follow, e.g. crop, mode, seed, round).
-RECORD_FIELDS = ("session", "player", "photo", "shown", "model", "answer", "seconds", "time")
-
-
-def answer_record(
-    game_round: Round,
-    answer: str,
-    *,
-    seconds: float,
-    session: str,
-    player: str,
-    seed: int | None = None,
-    index: int | None = None,
-    when: _dt.datetime | None = None,
-) -> dict[str, Any]:
-    """One answer as a results-file record (a JSON-ready dict).
-
-    In :data:`PAIRS` mode ``answer`` is the verdict on the *colorized* picture:
-    :data:`REAL` when the viewer picked it as the real one (fooled).
-    """
-    if answer not in ANSWERS:
-        raise ValueError(f"answer must be one of {ANSWERS}, got {answer!r}")
-    when = when or _dt.datetime.now(_dt.timezone.utc)
-    return {
-        "session": session,
-        "player": player,
-        "photo": game_round.photo,
-        "crop": game_round.crop,
-        "shown": game_round.shown,
-        "model": game_round.model,
-        "answer": answer,
-        "seconds": round(float(seconds), 3),
-        "time": when.isoformat(timespec="seconds"),
-        "mode": game_round.mode,
-        "seed": seed,
-        "round": index,
-    }
-
-
-def _check_record(record: Mapping[str, Any], label: str) -> None:
-    missing = [f for f in RECORD_FIELDS if f not in record]
-    if missing:
-        raise ResultsFileError(f"{label}: answer record lacks {missing}; build it with colorlab.game.answer_record")
-    for key in ("shown", "answer"):
-        if not isinstance(record[key], str) or record[key] not in ANSWERS:
-            raise ResultsFileError(f"{label}: {key}={record[key]!r}, expected one of {ANSWERS}")
-    for key in ("player", "session", "model", "mode"):  # counted as names: plain values only
-        value = record.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int, float))):
-            raise ResultsFileError(f"{label}: {key}={value!r}, expected a name (text or a number)")
-
-
-def _encode(record: Mapping[str, Any], label: str) -> bytes:
-    _check_record(record, label)
-    # One line, ASCII only: no newline can hide inside a value and the byte count is exact.
-    return (json.dumps(dict(record), ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
-
-
-class _Locked:
-    """Exclusive access to an open results file among cooperating writers.
-
-    POSIX: ``fcntl.flock`` on the file itself. Without fcntl (Windows): a lock
-    file ``<results>.lock`` created with O_EXCL, waited for up to
-    :data:`LOCK_TIMEOUT_S` and removed afterwards.
-    """
-
-    def __init__(self, fd: int, path: Path) -> None:
-        self.fd, self.path = fd, path
-        self.lock_path = path.with_name(path.name + ".lock")
-        self.lock_fd: int | None = None
-
-    def __enter__(self) -> _Locked:
-        if fcntl is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-            return self
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                self.lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-                return self
-            except FileExistsError:
-                if time.monotonic() > deadline:
-                    raise ResultsFileError(
-                        f"{self.lock_path}: still locked after {LOCK_TIMEOUT_S:g} s; if no game is "
-                        "writing to this results file, delete the lock file"
-                    ) from None
-                time.sleep(0.002)
-
-    def __exit__(self, *exc: Any) -> None:
-        if fcntl is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            return
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)
-            os.unlink(self.lock_path)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:  # one os.write in practice; the loop only matters if the OS writes less
-        view = view[os.write(fd, view) :]
-
-
-def append_answer(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
-    """Append one answer (see :func:`answer_record`) as one line to the JSON Lines file ``path``.
-
-    Safe when many kernels append to the same file at once: the file is opened
-    with ``O_APPEND``, the whole line goes out in one ``os.write`` while the
-    writer holds an exclusive lock, and a file whose last line was cut off (a
-    kernel killed mid-write) gets a newline first, so the torn line stays one
-    bad line instead of spoiling this one. The file is created (with its folder)
-    if missing and never truncated.
-    """
-    path = Path(path)
-    line = _encode(record, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags, 0o644)
-    try:
-        with _Locked(fd, path):
-            size = os.fstat(fd).st_size
-            if size:
-                os.lseek(fd, size - 1, os.SEEK_SET)
-                if os.read(fd, 1) != b"\n":
-                    line = b"\n" + line
-            _write_all(fd, line)
-    finally:
-        os.close(fd)
-
-
-def write_results(
-    path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], *, overwrite: bool = False
-) -> Path:
-    """Write ``records`` as a new results file, atomically (temp file + rename).
-
-    An existing file is kept (:class:`ResultsFileError`) unless ``overwrite=True``:
-    a class's answers are never lost by accident. To add to a file, use :func:`append_answer`.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ResultsFileError(f"{path}: already exists; append with append_answer or pass overwrite=True")
-    data = b"".join(_encode(r, str(path)) for r in records)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The answers in a results file, in file order.
-
-    A line that is not a complete answer (e.g. the last line of a kernel that
-    was killed mid-write) is skipped with one warning that names the file and
-    the line numbers.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no results file; play a game with results_path={str(path)!r} first")
-    records, bad = [], []
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-                if not isinstance(record, dict):
-                    raise ValueError("not an object")
-                _check_record(record, str(path))
-            except (ValueError, ResultsFileError, RecursionError):  # RecursionError: absurdly nested JSON
-                bad.append(number)
-                continue
-            records.append(record)
-    if bad:
-        shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
-        warnings.warn(
-            f"{path}: skipped {len(bad)} incomplete or invalid line(s) (line {shown}); "
-            "a cut-off write leaves one, the other answers are intact",
-            stacklevel=2,
-        )
-    return records
-
-
 # --- Summaries ----------------------------------------------------------------------
 
 
@@ -681,7 +405,7 @@ def results_figure(
     bars = [(f"colorized\n{label}", t, "tab:orange") for label, t in sorted(s.by_model.items())]
     bars.append(("real photos\n(called real)", s.real_called_real, "tab:blue"))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
-    for x, (label, t, colour) in enumerate(bars):
+    for x, (_label, t, colour) in enumerate(bars):
         if not t.n:
             continue
         low, high = t.interval

@@ -21,18 +21,12 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-from PIL import Image
 
 from . import game
 from .game import COLORIZED, PAIRS, REAL, SINGLE, GameSummary, Round
+from .ui import ERROR_COLOUR, coloured, png_bytes
 
 __all__ = ["RealOrColorizedApp"]
-
-
-def _png(rgb: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _load_models(models: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -95,18 +89,24 @@ class RealOrColorizedApp(widgets.VBox):
         )
         self._cache: dict[tuple[str, str, str | None], np.ndarray] = {}
         self._loaded: dict[str, np.ndarray] = {}
+        self._build_widgets()
+        self._connect_buttons()
+        super().__init__(self._build_layout())
+        self.restart()
 
-        self.title = widgets.HTML(
-            "<h3>Real or colorized?</h3>"
-            + (
-                "Which of the two pictures is the real photo?"
-                if mode == PAIRS
-                else "Is this picture a real colour photo, or was it colorized from gray by a model?"
-            )
+    # --- building -----------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        """The title, the pictures, every button and the end-of-game panel (arranged by :meth:`_build_layout`)."""
+        question = (
+            "Which of the two pictures is the real photo?"
+            if self.mode == PAIRS
+            else "Is this picture a real colour photo, or was it colorized from gray by a model?"
         )
+        self.title = widgets.HTML("<h3>Real or colorized?</h3>" + question)
         self.progress = widgets.HTML()
         self.message = widgets.HTML()
-        picture_layout = widgets.Layout(width=f"{size}px", height=f"{size}px")
+        picture_layout = widgets.Layout(width=f"{self.size}px", height=f"{self.size}px")
         self.image = widgets.Image(format="png", layout=picture_layout)
         self.image_right = widgets.Image(format="png", layout=picture_layout)
         self.real_button = widgets.Button(description="Real", button_style="info", icon="camera")
@@ -117,18 +117,21 @@ class RealOrColorizedApp(widgets.VBox):
         self.summary_html = widgets.HTML()
         self.figure = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
 
+    def _connect_buttons(self) -> None:
         self.real_button.on_click(lambda _: self.answer(REAL))
         self.colorized_button.on_click(lambda _: self.answer(COLORIZED))
         self.left_button.on_click(lambda _: self.pick("left"))
         self.right_button.on_click(lambda _: self.pick("right"))
         self.again_button.on_click(lambda _: self.restart())
 
-        pictures = [self.image, self.image_right] if mode == PAIRS else [self.image]
-        buttons = [self.left_button, self.right_button] if mode == PAIRS else [self.real_button, self.colorized_button]
+    def _build_layout(self) -> list[widgets.Widget]:
+        """The app top to bottom: title, progress, the round (pictures over buttons), message, end panel."""
+        pairs = self.mode == PAIRS
+        pictures = [self.image, self.image_right] if pairs else [self.image]
+        buttons = [self.left_button, self.right_button] if pairs else [self.real_button, self.colorized_button]
         self.play_box = widgets.VBox([widgets.HBox(pictures), widgets.HBox(buttons)])
         self.end_box = widgets.VBox([self.summary_html, self.figure, self.again_button])
-        super().__init__([self.title, self.progress, self.play_box, self.message, self.end_box])
-        self.restart()
+        return [self.title, self.progress, self.play_box, self.message, self.end_box]
 
     # --- state --------------------------------------------------------------------
 
@@ -180,7 +183,7 @@ class RealOrColorizedApp(widgets.VBox):
             try:
                 game.append_answer(self.results_path, record)
             except (OSError, game.ResultsFileError) as exc:
-                note = f"<span style='color:#b00020'>answer not saved: {html.escape(str(exc))}</span>"
+                note = coloured(f"answer not saved: {exc}", ERROR_COLOUR)
         if self.feedback:
             right = verdict == r.shown
             truth = "real" if r.shown == REAL else f"colorized by {r.model}"
@@ -225,10 +228,10 @@ class RealOrColorizedApp(widgets.VBox):
         if r.mode == PAIRS:
             first = r.left == COLORIZED
             self.current_pictures = [self._picture(r, first), self._picture(r, not first)]
-            self.image.value, self.image_right.value = (_png(p) for p in self.current_pictures)
+            self.image.value, self.image_right.value = (png_bytes(p) for p in self.current_pictures)
         else:
             self.current_pictures = [self._picture(r, r.shown == COLORIZED)]
-            self.image.value = _png(self.current_pictures[0])
+            self.image.value = png_bytes(self.current_pictures[0])
         self._shown_at = time.monotonic()
 
     def _show_end(self) -> None:

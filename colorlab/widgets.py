@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +36,7 @@ from .color import lab_to_rgb
 from .colorbins import TEMPERATURE
 from .data import SAMPLE_PHOTOS, ImageLoadError, is_grayscale, load_image_bytes
 from .metrics import gray_baseline
+from .ui import ERROR_COLOUR, coloured, png_bytes
 
 __all__ = ["ColorizeApp", "RealOrColorizedApp", "ab_picker", "png_bytes", "find_checkpoints", "demo_checkpoints"]
 
@@ -53,19 +53,10 @@ DEMO_LABELS = {
 DEMO_MODEL = DEMO_LABELS[DEFAULT_HEAD]
 #: What the app says while it colorizes (its controls are disabled meanwhile).
 BUSY_TEXT = "colorizing…"
-#: Colour of an error line.
-ERROR_COLOUR = "#b00020"
 #: The temperature slider's lower end (0 itself is not a temperature: the mode needs T > 0).
 MIN_TEMPERATURE = 0.05
 #: The photo menu's entry for "use what was uploaded".
 UPLOADED = "(uploaded photo)"
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    """``(H, W, 3)`` uint8 -> PNG file bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _preview(rgb: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
@@ -124,12 +115,31 @@ class ColorizeApp(widgets.VBox):
         from .infer import DEFAULT_SIZE
 
         self.size = size or DEFAULT_SIZE
+        self._build_menu(checkpoints)
+        self._build_state()
+        self._build_controls(model)
+        self._build_panels()
+        self._show_original(False)
+        super().__init__(self._build_layout())
+        self._connect()
+        if photo is not None:
+            self.photo.value = photo
+        else:
+            self.refresh()
+
+    # --- building ---------------------------------------------------------------
+
+    def _build_menu(self, checkpoints: Mapping[str, str | os.PathLike[str] | torch.nn.Module] | None) -> None:
+        """The model menu's entries: the demo models whose files exist, then ``checkpoints``."""
         demos = demo_checkpoints()
         self._demo_heads = {DEMO_LABELS[head]: head for head in DEMO_LABELS}
         self._entries: dict[str, Path | torch.nn.Module] = dict(demos) or {DEMO_MODEL: pretrained_path()}
         extra = find_checkpoints() if checkpoints is None else checkpoints
         self._entries.update({label: p if isinstance(p, torch.nn.Module) else Path(p) for label, p in extra.items()})
         self._models: dict[tuple[str, int, int], Any] = {}
+
+    def _build_state(self) -> None:
+        """The photo, the result and what the app remembers between refreshes (all empty at start)."""
         self.source: np.ndarray | None = None
         self.source_name = ""
         self.source_has_colour = False
@@ -142,6 +152,8 @@ class ColorizeApp(widgets.VBox):
         self.busy = False
         self.message_text = ""
 
+    def _build_controls(self, model: str | None) -> None:
+        """Upload, photo menu, model menu (at ``model``), saturation and temperature sliders, status line."""
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Upload")
         self.photo = widgets.Dropdown(
             options=[UPLOADED] + [p.name for p in SAMPLE_PHOTOS], value=UPLOADED, description="Photo"
@@ -180,6 +192,9 @@ class ColorizeApp(widgets.VBox):
             layout=widgets.Layout(display="none"),
         )
         self.status = widgets.Label("")
+
+    def _build_panels(self) -> None:
+        """The three picture columns (lightness, result, original), the message, guesses and download link."""
         layout = widgets.Layout(max_width="100%", height="auto", align_self="flex-start")
         self.before = widgets.Image(format="png", layout=layout)
         self.after = widgets.Image(format="png", layout=layout)
@@ -192,30 +207,28 @@ class ColorizeApp(widgets.VBox):
             widgets.VBox([widgets.HTML("<b>Result</b> (colorized)"), self.after]),
             widgets.VBox([widgets.HTML("<b>Original</b> (the photo's own colours)"), self.original]),
         ]
-        self._show_original(False)
-        controls = widgets.HBox([self.upload, self.photo, self.checkpoint, self.status])
-        super().__init__(
-            [
-                widgets.HTML("<h3>colorlab: colorize a photo</h3>"),
-                controls,
-                self.saturation,
-                self.temperature_box,
-                self.message,
-                widgets.HBox(self._columns),
-                self.guess_list,
-                self.download,
-            ]
-        )
 
+    def _build_layout(self) -> list[widgets.Widget]:
+        """The app top to bottom: title, controls, sliders, message, the columns, guesses, download link."""
+        controls = widgets.HBox([self.upload, self.photo, self.checkpoint, self.status])
+        return [
+            widgets.HTML("<h3>colorlab: colorize a photo</h3>"),
+            controls,
+            self.saturation,
+            self.temperature_box,
+            self.message,
+            widgets.HBox(self._columns),
+            self.guess_list,
+            self.download,
+        ]
+
+    def _connect(self) -> None:
+        """Every control refreshes the result when it changes."""
         self.upload.observe(self._on_upload, names="value")
         self.photo.observe(self._on_photo, names="value")
         self.checkpoint.observe(self._on_setting, names="value")
         self.saturation.observe(self._on_setting, names="value")
         self.temperature.observe(self._on_setting, names="value")
-        if photo is not None:
-            self.photo.value = photo
-        else:
-            self.refresh()
 
     # --- inputs -----------------------------------------------------------------
 
@@ -257,7 +270,8 @@ class ColorizeApp(widgets.VBox):
         self.set_source(name, rgb)
 
     def set_source(self, name: str, rgb: np.ndarray) -> None:
-        """Colorize ``rgb`` (any size, ``(H, W, 3)`` uint8) under ``name``; show it beside the result if it has colour."""
+        """Colorize ``rgb`` (any size, ``(H, W, 3)`` uint8) under ``name``; show it beside the result if it has
+        colour."""
         self.source = rgb
         self.source_name = name
         self._photo_number += 1
@@ -394,7 +408,7 @@ class ColorizeApp(widgets.VBox):
 
     def _say(self, text: str, colour: str) -> None:
         self.message_text = text
-        self.message.value = f"<span style='color:{colour}'>{html.escape(text, quote=False)}</span>"
+        self.message.value = coloured(text, colour)
 
     def _fail(self, text: str) -> None:
         """Show the error, and take the previous result, its download link and the extractor's
@@ -447,14 +461,15 @@ def ab_picker(L: float = 60.0) -> widgets.VBox:
             .item()
         )
         if out_of_srgb_gamut(lab).item():
-            gamut = "<span style='color:#b00020'>outside the sRGB gamut: a screen cannot show it; the swatch is clipped</span>"
+            gamut = coloured("outside the sRGB gamut: a screen cannot show it; the swatch is clipped", ERROR_COLOUR)
         else:
-            gamut = "<span style='color:#1b7f3b'>inside the sRGB gamut</span>"
+            gamut = coloured("inside the sRGB gamut", "#1b7f3b")
         swatch.value = (
             "<div style='display:flex;gap:12px;align-items:center'>"
             f"<div style='width:120px;height:60px;background:rgb({r},{g},{bl});border:1px solid #000'></div>"
             f"<div style='width:60px;height:60px;background:rgb({gray},{gray},{gray});border:1px solid #000'></div>"
-            f"<code>Lab({L:g}, {a.value:g}, {b.value:g}) -> sRGB({r}, {g}, {bl}); gray with the same L: ({gray}, {gray}, {gray})</code>"
+            f"<code>Lab({L:g}, {a.value:g}, {b.value:g}) -> sRGB({r}, {g}, {bl}); "
+            f"gray with the same L: ({gray}, {gray}, {gray})</code>"
             f"{gamut}</div>"
         )
 

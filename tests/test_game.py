@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorlab import game
+from colorlab import files, game, game_store
 from colorlab.game import COLORIZED, PAIRS, REAL, Round
 
 # --- statistics ------------------------------------------------------------------------
@@ -227,10 +227,11 @@ WRITERS = 4
 
 def _append_many(path: str, writer: int, start, without_fcntl: bool) -> None:
     """One kernel of a class: waits for the others, then appends its answers as fast as it can."""
+    from colorlab import files
     from colorlab import game as g
 
     if without_fcntl:
-        g.fcntl = None  # as on Windows: the lock-file fallback
+        files.fcntl = None  # as on Windows: the lock-file fallback
     start.wait()
     for i in range(LINES_PER_WRITER):
         # every third line is longer than PIPE_BUF (4096 bytes), where plain appends may tear
@@ -255,15 +256,15 @@ def test_several_processes_appending_at_once_lose_no_line_and_tear_none(tmp_path
     assert Counter((r["writer"], r["round"]) for r in parsed) == Counter(
         (w, i) for w in range(WRITERS) for i in range(LINES_PER_WRITER)
     )
-    assert not path.with_name("class.jsonl.lock").exists()
+    assert not path.with_name(".class.jsonl.lock").exists()
 
 
 def test_a_lock_file_left_behind_gives_a_clear_error_after_the_timeout(tmp_path, monkeypatch):
     path = tmp_path / "class.jsonl"
-    path.with_name("class.jsonl.lock").write_text("")
-    monkeypatch.setattr(game, "fcntl", None)
-    monkeypatch.setattr(game, "LOCK_TIMEOUT_S", 0.05)
-    with pytest.raises(game.ResultsFileError, match=r"class.jsonl.lock: still locked .* delete the lock file"):
+    path.with_name(".class.jsonl.lock").write_text("")
+    monkeypatch.setattr(files, "fcntl", None)
+    monkeypatch.setattr(game_store, "LOCK_TIMEOUT_S", 0.05)
+    with pytest.raises(game.ResultsFileError, match=r"\.class\.jsonl\.lock: still locked .* delete the lock file"):
         game.append_answer(path, record())
 
 
