@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from colorlab.data import sample_images  # noqa: E402
+from colorlab.samples import sample_images  # noqa: E402
 from colorlab.infer import colorize  # noqa: E402
 from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
 

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from colorlab.data import sample_images  # noqa: E402
+from colorlab.samples import sample_images  # noqa: E402
 from colorlab.device import Precision, choose_precision, cpu_has_native_bf16, cpu_name  # noqa: E402
 from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize  # noqa: E402

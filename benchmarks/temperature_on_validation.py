@@ -1,7 +1,7 @@
 """A classification head's decoding temperature, measured on the validation photos of its run.
 
 `colorlab train --data CACHE --val-fraction F --seed S` keeps a fraction of the cache's photos
-apart (`colorlab.data.split_items`); this script colours every ``--every``-th of them at each
+apart (`colorlab.splits.split_items`); this script colours every ``--every``-th of them at each
 temperature and prints the mean PSNR gain over gray and the colourfulness ratio, so that a
 temperature can be chosen without looking at the held-out split:
 
@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from colorlab.cache import CachedDataset  # noqa: E402
-from colorlab.data import split_items  # noqa: E402
+from colorlab.splits import split_items  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
 from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize, load_model  # noqa: E402

@@ -51,7 +51,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from colorlab.cache import CachedDataset, prepare  # noqa: E402
-from colorlab.data import ColorDataset, find_images, sample_images  # noqa: E402
+from colorlab.data import ColorDataset  # noqa: E402
+from colorlab.images import find_images  # noqa: E402
+from colorlab.samples import sample_images  # noqa: E402
 from colorlab.engine import TrainConfig, Trainer  # noqa: E402
 from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
 from colorlab.train import train_step  # noqa: E402

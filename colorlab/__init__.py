@@ -10,7 +10,10 @@ The core a learner reads top to bottom (about 400 lines):
 
 Around it:
 
-* :mod:`colorlab.data` - photos, folder datasets, splits, bad-file handling
+* :mod:`colorlab.images` - image files in (any mode, profile, bit depth), results out, safely
+* :mod:`colorlab.samples` - the bundled sample photos (no download)
+* :mod:`colorlab.data` - the folder dataset of training crops, skipping bad files
+* :mod:`colorlab.splits` - committed train/held-out splits, the held-out photos
 * :mod:`colorlab.crops` - the one random-crop sampler, for folders and the cache
 * :mod:`colorlab.backbones` - where each feature extractor and its ImageNet weights come from
 * :mod:`colorlab.checkpoint` - the checkpoint format, safe loading, export, the demo models
@@ -45,9 +48,9 @@ _EXPORTS = {
     "ColorizationNet": "model",
     "ModelConfig": "model",
     "build_model": "model",
-    "sample_images": "data",
+    "sample_images": "samples",
     "ColorDataset": "data",
-    "load_image": "data",
+    "load_image": "images",
     "Trainer": "engine",
     "TrainConfig": "engine",
     "colorize": "infer",

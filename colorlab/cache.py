@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .crops import CropSpec, crop_batch, sample_crop, thumbnail
-from .data import ImageLoadError, center_crop_resize, find_images, is_grayscale, item_name, load_item
+from .crops import CropSpec, center_crop_resize, crop_batch, resize_batch, sample_crop, thumbnail
 from .files import atomic_write, exclusive_lock, replace_problem
+from .images import ImageLoadError, find_images, is_grayscale
+from .samples import item_name, load_item
 
 __all__ = [
     "CACHE_FORMAT",
@@ -171,39 +171,15 @@ def prepare(
 
 
 def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, chunksize, files, overwrite) -> Path:
-    from tqdm.auto import tqdm
-
     root = Path(data_dir)
     files = find_images(root) if files is None else list(files)
     if not files:
         raise ValueError(f"{root}: no images found")
     rel = [item_name(p, root) for p in files]
     index_path, images_path, state_path, bad_path = (out / n for n in (INDEX_NAME, IMAGES_NAME, STATE_NAME, BAD_NAME))
-
-    resume = False
-    strays = [p for p in (images_path, state_path, bad_path) if p.exists()]
-    if strays and not index_path.is_file():  # files of these names, but no cache: not colorlab's to replace
-        # the one rule (files.replace_problem), asked as if --overwrite were given: these are never colorlab's
-        raise FileExistsError(
-            replace_problem(strays[0], overwrite=True, ours=lambda _: False, what="part of a colorlab cache")
-        )
-    if index_path.is_file():
-        try:
-            old = read_index(out)
-            resume = (
-                old.get("size") == size and old.get("files") == rel and images_path.is_file() and state_path.is_file()
-            )
-        except ValueError:
-            old = {}
-        if resume and old.get("complete"):
-            return out
-        if not resume and not overwrite:
-            held = f"{old.get('size')}px images of {len(old.get('files', []))} file(s)" if old else "a damaged cache"
-            raise FileExistsError(
-                f"{out}: holds another cache ({held}); pass --overwrite to rebuild it, or choose another --out"
-            )
-        if not resume:
-            print(f"colorlab prepare: rebuilding the cache in {out} (--overwrite)", file=sys.stderr)
+    resume = _resumable(out, size, rel, overwrite)
+    if resume == "complete":
+        return out
     index: dict[str, Any] = {
         "format": CACHE_FORMAT,
         "version": CACHE_VERSION,
@@ -221,13 +197,65 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
         np.lib.format.open_memmap(images_path, mode="w+", dtype=np.uint8, shape=(len(files), size, size, 3)).flush()
         np.lib.format.open_memmap(state_path, mode="w+", dtype=np.uint8, shape=(len(files),)).flush()
         _write_json(index_path, index)
-
+    t0 = time.perf_counter()
     state = np.load(state_path, mmap_mode="r+")
-    # Slots stored before an interruption but not yet marked are simply redone.
+    try:
+        _store_pending(out, files, rel, state, size, workers, skip_grayscale, progress, chunksize)
+        stored = int((state == _OK).sum())
+    finally:
+        state.flush()
+        del state
+    skipped = {}
+    if bad_path.is_file():
+        for line in bad_path.read_text().splitlines():
+            if line.strip():
+                entry = json.loads(line)
+                skipped[entry["file"]] = entry["reason"]
+    index.update(complete=True, stored=stored, skipped=skipped, seconds=round(time.perf_counter() - t0, 3))
+    _write_json(index_path, index)
+    return out
+
+
+def _resumable(out: Path, size: int, rel: list[str], overwrite: bool) -> bool | str:
+    """Whether ``out`` holds this very cache, half made (``True``), or whole (``"complete"``); a
+    different cache is refused unless ``overwrite``, and files that are no cache are never replaced."""
+    index_path, images_path, state_path, bad_path = (out / n for n in (INDEX_NAME, IMAGES_NAME, STATE_NAME, BAD_NAME))
+    strays = [p for p in (images_path, state_path, bad_path) if p.exists()]
+    if strays and not index_path.is_file():  # files of these names, but no cache: not colorlab's to replace
+        # the one rule (files.replace_problem), asked as if --overwrite were given: these are never colorlab's
+        raise FileExistsError(
+            replace_problem(strays[0], overwrite=True, ours=lambda _: False, what="part of a colorlab cache")
+        )
+    if not index_path.is_file():
+        return False
+    try:
+        old = read_index(out)
+        resume = old.get("size") == size and old.get("files") == rel and images_path.is_file() and state_path.is_file()
+    except ValueError:
+        old, resume = {}, False
+    if resume and old.get("complete"):
+        return "complete"
+    if not resume and not overwrite:
+        held = f"{old.get('size')}px images of {len(old.get('files', []))} file(s)" if old else "a damaged cache"
+        raise FileExistsError(
+            f"{out}: holds another cache ({held}); pass --overwrite to rebuild it, or choose another --out"
+        )
+    if not resume:
+        print(f"colorlab prepare: rebuilding the cache in {out} (--overwrite)", file=sys.stderr)
+    return resume
+
+
+def _store_pending(
+    out: Path, files: list, rel: list[str], state: np.ndarray, size: int, workers, skip_grayscale, progress, chunksize
+) -> None:
+    """Decode and store every slot not yet stored (those of an interrupted run are redone), in
+    ``workers`` processes; each bad file is skipped with a warning and listed in the cache."""
+    from tqdm.auto import tqdm
+
+    images_path, bad_path = out / IMAGES_NAME, out / BAD_NAME
     todo = [(i, str(files[i])) for i in np.flatnonzero(state == _PENDING).tolist()]
     workers = max(1, int(workers if workers is not None else (os.cpu_count() or 1)))
     workers = min(workers, max(1, len(todo)))
-    t0 = time.perf_counter()
     bar = tqdm(
         total=len(files),
         initial=len(files) - len(todo),
@@ -239,6 +267,7 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
     last_flush = time.perf_counter()
 
     def record(bad_file: Any, slot: int, reason: str | None) -> None:
+        nonlocal last_flush
         if reason is None:
             state[slot] = _OK
         else:
@@ -247,6 +276,11 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
             bad_file.flush()
             tqdm.write(f"colorlab prepare: warning: skipping {files[slot]}: {reason}", file=sys.stderr)
         bar.update(1)
+        if time.perf_counter() - last_flush > 5:
+            if "images" in _W:
+                _W["images"].flush()
+            state.flush()
+            last_flush = time.perf_counter()
 
     try:
         with open(bad_path, "a") as bad_file:
@@ -254,12 +288,7 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
                 _worker_init(str(images_path), size, skip_grayscale)
                 try:
                     for job in todo:
-                        slot, reason = _process(job)
-                        record(bad_file, slot, reason)
-                        if time.perf_counter() - last_flush > 5:
-                            _W["images"].flush()
-                            state.flush()
-                            last_flush = time.perf_counter()
+                        record(bad_file, *_process(job))
                 finally:
                     _W["images"].flush()
                     _W.clear()
@@ -274,26 +303,8 @@ def _prepare(data_dir, out: Path, size: int, workers, skip_grayscale, progress, 
                 with pool:
                     for slot, reason in pool.imap_unordered(_process, todo, chunksize=max(1, chunksize)):
                         record(bad_file, slot, reason)
-                        if time.perf_counter() - last_flush > 5:
-                            state.flush()
-                            last_flush = time.perf_counter()
     finally:
-        state.flush()
         bar.close()
-
-    skipped = {}
-    if bad_path.is_file():
-        for line in bad_path.read_text().splitlines():
-            if line.strip():
-                entry = json.loads(line)
-                skipped[entry["file"]] = entry["reason"]
-    index["complete"] = True
-    index["stored"] = int((state == _OK).sum())
-    index["skipped"] = skipped
-    index["seconds"] = round(time.perf_counter() - t0, 3)
-    del state
-    _write_json(index_path, index)
-    return out
 
 
 # --- reading ------------------------------------------------------------------------
@@ -303,7 +314,7 @@ class CachedDataset(torch.utils.data.Dataset):
     """The images of a cache made by :func:`prepare`: ``(3, S, S)`` uint8 RGB each.
 
     ``indices`` (positions among the stored images) selects a subset, e.g. a split from
-    :func:`colorlab.data.split_items`. The crop options are :class:`colorlab.data.ColorDataset`'s
+    :func:`colorlab.splits.split_items`. The crop options are :class:`colorlab.data.ColorDataset`'s
     and mean the same (one sampler, :func:`colorlab.crops.sample_crop`); ``size`` is the crop the
     network sees (default: the cache's size). ``ds[i]`` is the stored image; :meth:`batches`,
     which training uses, reads whole batches from the memory map in a background thread and
@@ -339,6 +350,7 @@ class CachedDataset(torch.utils.data.Dataset):
             raise ValueError(f"size must be a positive multiple of 8, got {self.size}")
         self.augment = augment
         self.crops = CropSpec(scale, ratio, colorful_crops, seed)
+        self.skipped: dict[str, str] = dict(self.index.get("skipped", {}))  # files prepare left out, and why
         self._images: np.ndarray | None = None
 
     def _check_files(self) -> None:
@@ -413,7 +425,7 @@ class CachedDataset(torch.utils.data.Dataset):
     def batches(
         self, chunks: Sequence[Sequence[int]], epoch: int, device: torch.device, workers: int = 0, prefetch: int = 2
     ):
-        """Float RGB batches ``(b, 3, size, size)`` in ``[0, 1]`` on ``device``, one per chunk of indices.
+        """uint8 RGB batches ``(b, 3, size, size)`` on ``device``, one per chunk of indices (a batch source).
 
         A background thread reads each chunk from the memory map (into pinned memory on CUDA)
         and draws its crops; the crop, flip and resize happen on ``device``. ``workers`` is
@@ -428,15 +440,7 @@ class CachedDataset(torch.utils.data.Dataset):
 
         for images, params in prefetched(map(load, chunks), prefetch):
             images = images.to(device, non_blocking=True)
-            if params is None:
-                x = images.float().div_(255.0)
-                yield (
-                    x
-                    if self.size == self.cache_size
-                    else F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
-                )
-            else:
-                yield crop_batch(images, params[0], params[1], self.size)
+            yield resize_batch(images, self.size) if params is None else crop_batch(images, *params, self.size)
 
 
 def prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:

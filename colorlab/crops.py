@@ -20,10 +20,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .color import rgb_uint8_to_lab
 
-__all__ = ["CropSpec", "sample_crop", "center_box", "chroma_table", "mean_in_box", "crop_batch", "thumbnail"]
+__all__ = [
+    "CropSpec",
+    "sample_crop",
+    "center_box",
+    "center_crop_resize",
+    "pixel_box",
+    "chroma_table",
+    "mean_in_box",
+    "crop_batch",
+    "resize_batch",
+    "thumbnail",
+]
 
 #: Side of the thumbnail on which crops are judged for colourfulness.
 THUMB_SIDE = 64
@@ -101,13 +113,15 @@ def mean_in_box(table: np.ndarray, box: tuple[float, float, float, float] | np.n
 
 def crop_batch(images: torch.Tensor, boxes: torch.Tensor, flips: torch.Tensor, size: int) -> torch.Tensor:
     """Cut ``boxes`` ``(B, 4)`` (fractions) out of uint8 ``images`` ``(B, 3, S, S)`` on any device,
-    flip where ``flips`` ``(B,)`` is true, resize to ``size``: float RGB ``(B, 3, size, size)`` in ``[0, 1]``.
+    flip where ``flips`` ``(B,)`` is true, resize to ``size``: uint8 RGB ``(B, 3, size, size)``.
 
-    One bilinear ``grid_sample`` for the whole batch, on the batch's device.
+    One bilinear ``grid_sample`` for the whole batch, on the batch's device; the result is
+    rounded to 8 bits like a crop of a photo file, so every batch source yields the same kind
+    of batch (:func:`colorlab.train.to_network` makes network tensors of it).
     """
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"crop_batch expects (B, 3, H, W) images, got {tuple(images.shape)}")
-    x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+    x = images.float()  # 0-255: resampling needs floats; no other change of scale here
     b = boxes.to(x.device, torch.float32)
     sign = torch.where(flips.to(x.device), -1.0, 1.0)
     theta = torch.zeros((len(x), 2, 3), device=x.device)
@@ -116,10 +130,33 @@ def crop_batch(images: torch.Tensor, boxes: torch.Tensor, flips: torch.Tensor, s
     theta[:, 0, 2] = b[:, 0] + b[:, 2] - 1
     theta[:, 1, 2] = b[:, 1] + b[:, 3] - 1
     grid = F.affine_grid(theta, [len(x), 3, size, size], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False).clamp_(0.0, 1.0)
+    return _to_uint8(F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False))
+
+
+def resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 ``(B, 3, S, S)`` -> uint8 ``(B, 3, size, size)`` (bilinear, antialiased; unchanged at ``S``)."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    return _to_uint8(F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True))
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return x.round_().clamp_(0.0, 255.0).to(torch.uint8)
 
 
 def thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
     """A ``<= side`` px uint8 copy of an ``(H, W, 3)`` image by striding (cheap; for judging colour only)."""
     step = max(1, math.ceil(max(image.shape[:2]) / side))
     return np.ascontiguousarray(image[::step, ::step])
+
+
+def pixel_box(box: tuple[float, float, float, float], w: int, h: int) -> tuple[float, float, float, float]:
+    """A box in fractions of a ``w x h`` image -> the same box in pixels (PIL's ``box=``)."""
+    return (box[0] * w, box[1] * h, box[2] * w, box[3] * h)
+
+
+def center_crop_resize(image: np.ndarray, size: int) -> np.ndarray:
+    """Center crop an ``(H, W, 3)`` uint8 photo to its short side, resize to ``size x size``
+    (the usual evaluation protocol, and what the prepared cache stores)."""
+    box = pixel_box(center_box(image.shape[1], image.shape[0]), image.shape[1], image.shape[0])
+    return np.array(Image.fromarray(image).resize((size, size), Image.BICUBIC, box=box, reducing_gap=3.0))

@@ -20,7 +20,7 @@ from PIL import Image
 from .checkpoint import describe_checkpoint, load_model, load_pretrained, pretrained_path
 from .checks import check_saturation, check_size, check_temperature
 from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
-from .data import ImageSource, load_image
+from .images import ImageSource, load_image
 from .device import choose_precision
 from .hints import NO_HINTS_MESSAGE, hint_image, takes_hints, validate_hints
 from .model import STRIDE, ColorizationNet
@@ -219,7 +219,7 @@ def colorize_many(
     """Colorize many photos, batching those that share a network input size.
 
     Returns the colorized images in input order. Errors (e.g.
-    :class:`colorlab.data.ImageLoadError`) propagate; use :func:`colorize` in
+    :class:`colorlab.images.ImageLoadError`) propagate; use :func:`colorize` in
     a loop to handle files one by one.
     """
     _check_options(size, saturation, temperature)

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from .color import lab_to_rgb_uint8, rgb_uint8_to_l
-from .data import ImageSource, center_crop_resize, load_item
+from .crops import center_crop_resize
+from .images import ImageSource
+from .samples import load_item
 
 __all__ = ["psnr", "ssim", "colorfulness", "gray_baseline", "evaluate", "format_table", "EVAL_SIZE"]
 
@@ -105,7 +107,7 @@ def evaluate(
     ``skipped``; unreadable ones are listed under ``failed``, each with the reason. ``temperature``
     decodes a classification head.
     """
-    from .data import ImageLoadError, is_grayscale
+    from .images import ImageLoadError, is_grayscale
     from .infer import DEFAULT_SIZE, colorize
 
     items = images.items() if isinstance(images, Mapping) else ((str(i), im) for i, im in enumerate(images))

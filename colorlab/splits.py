@@ -21,9 +21,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .data import SAMPLE_PREFIX
+import numpy as np
+
 from .files import atomic_write
+from .images import find_images
+from .samples import SAMPLE_PHOTOS, SAMPLE_PREFIX, item_name, load_item
 
 __all__ = [
     "SAMPLE_PREFIX",
@@ -36,6 +40,8 @@ __all__ = [
     "photo_mix_split",
     "MIX_SOURCES",
     "sha256_of",
+    "heldout_images",
+    "split_items",
 ]
 
 #: The subsets a split file knows.
@@ -130,7 +136,6 @@ def imagenet_sample_split(root: str | os.PathLike[str]) -> list[SplitRow]:
     Files are sorted by name (their WordNet id); every tenth (positions 0, 10, 20, ...) is held
     out. The bundled photos train, except ``china`` and ``flower``, which are held out too.
     """
-    from .data import SAMPLE_PHOTOS, find_images
 
     root = Path(root)
     files = sorted(p for p in find_images(root) if p.parent == root)
@@ -194,9 +199,55 @@ def photo_mix_split(root: str | os.PathLike[str], *, progress: bool = True) -> l
             raise ValueError(f"{folder}: no photos matching {rule['train']}")
         for split, f in tqdm(chosen, desc=f"checksums {source}", unit="img", disable=not progress):
             rows.append(SplitRow(split, f.relative_to(root).as_posix(), sha256_of(f)))
-    from .data import SAMPLE_PHOTOS
 
     rows += [
         SplitRow("heldout" if s.name in HELD_OUT_SAMPLES else "train", SAMPLE_PREFIX + s.name) for s in SAMPLE_PHOTOS
     ]
     return rows
+
+
+# --- Held-out photos and ad-hoc splits -----------------------------------------------
+
+
+def heldout_images(
+    root: str | os.PathLike[str] | None = None, split: str = "imagenet-sample.csv"
+) -> dict[str, np.ndarray]:
+    """The photos the demo models never saw in training, as ``{name: (H, W, 3) uint8}``.
+
+    Always the bundled held-out photos (``china``, ``flower``); with ``root``, the folder of
+    ``EliSchwartz/imagenet-sample-images`` (see data/README.md), its held-out photos too.
+    """
+    from .resources import split_path
+
+    rows = read_split(split_path(split))
+    if root is None:
+        rows = [r for r in rows if r.name.startswith(SAMPLE_PREFIX)]
+    items = select(rows, "heldout", root or ".")
+    return {item_name(item, root).removeprefix(SAMPLE_PREFIX): load_item(item) for item in items}
+
+
+def split_items(
+    items: Sequence[Any], val_fraction: float = 0.1, test_fraction: float = 0.0, seed: int = 0
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Deterministic (train, val, test) split of ``items`` by ``seed``.
+
+    The same items and seed always give the same split, whatever order the
+    items come in (they are sorted by their string form first).
+    """
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise ValueError(f"fractions must be in [0, 1) and sum below 1, got val={val_fraction}, test={test_fraction}")
+    ordered = sorted(items, key=str)
+    perm = np.random.default_rng(seed).permutation(len(ordered))
+    n_test = int(round(len(ordered) * test_fraction))
+    n_val = int(round(len(ordered) * val_fraction))
+    if val_fraction > 0 and n_val == 0 and len(ordered) - n_test > 1:
+        n_val = 1
+    test = [ordered[i] for i in perm[:n_test]]
+    val = [ordered[i] for i in perm[n_test : n_test + n_val]]
+    train = [ordered[i] for i in perm[n_test + n_val :]]
+    if ordered and not train:
+        raise ValueError(
+            f"a validation fraction of {val_fraction} (and test {test_fraction}) of {len(ordered)} photo(s) "
+            "leaves none to train on; lower --val-fraction or add photos"
+        )
+    return train, val, test

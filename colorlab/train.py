@@ -7,7 +7,7 @@ The objective is the paper's mean squared error on the scaled ab channels,
 minimized with Adam. One step is forward, loss, backward, update (:func:`train_step`);
 :func:`fit` repeats it over the batches of every epoch and validates after each. Batches are
 uint8 RGB ``(B, 3, S, S)``, e.g. from a ``DataLoader`` over :class:`colorlab.data.ColorDataset`;
-they become Lab on the training device, in one call for the whole batch.
+:func:`to_network` makes Lab network tensors of them on the training device, for the whole batch.
 
 Everything a long run needs on top (bf16, ``torch.compile``, several GPUs, resume, saving on
 Ctrl-C, fast caches) is in :class:`colorlab.engine.Trainer`, built on the same :func:`train_step`
@@ -48,7 +48,12 @@ def colorization_loss(ab_pred: torch.Tensor, ab_true: torch.Tensor, kind: str = 
 
 
 def to_network(rgb: torch.Tensor, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 RGB ``(B, 3, S, S)`` -> (scaled ``L`` ``(B, 1, S, S)``, scaled ``ab`` ``(B, 2, S, S)``) on ``device``."""
+    """uint8 RGB ``(B, 3, S, S)`` -> (scaled ``L`` ``(B, 1, S, S)``, scaled ``ab`` ``(B, 2, S, S)``) on ``device``.
+
+    The one place where photos become network tensors: this loop, the trainer, every batch source.
+    """
+    if rgb.dtype != torch.uint8:
+        raise TypeError(f"to_network expects uint8 RGB batches (as every batch source yields), got {rgb.dtype}")
     return rgb_to_network(rgb.to(device).float() / 255.0)
 
 

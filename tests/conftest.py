@@ -33,7 +33,7 @@ def tiny_net():
 @pytest.fixture(scope="session")
 def photos():
     """The bundled colour photos, {name: (H, W, 3) uint8}."""
-    from colorlab.data import sample_images
+    from colorlab.samples import sample_images
 
     return sample_images()
 

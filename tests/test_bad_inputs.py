@@ -25,7 +25,8 @@ from PIL import Image
 
 from colorlab.checkpoint import save_checkpoint
 from colorlab.cli import main as cli_main
-from colorlab.data import ColorDataset, ImageLoadError, load_image
+from colorlab.data import ColorDataset
+from colorlab.images import ImageLoadError, load_image
 from colorlab.engine import TrainConfig, Trainer
 from colorlab.infer import colorize
 from colorlab.model import build_model
@@ -555,7 +556,7 @@ def test_unsupported_devices_get_one_line(files, tmp_path, capsys, device):
 
 def test_16_bit_images_are_scaled_by_their_bit_depth_not_their_values(tmp_path):
     # issue 27, case 2: a flat 16-bit PNG at 200/65535 is nearly black, with or without one pixel at 256
-    from colorlab.data import load_image
+    from colorlab.images import load_image
 
     flat = np.full((8, 8), 200, np.uint16)
     spiked = flat.copy()
@@ -570,7 +571,7 @@ def test_16_bit_images_are_scaled_by_their_bit_depth_not_their_values(tmp_path):
 
 def test_a_validation_fraction_that_leaves_nothing_to_train_names_the_cause(tmp_path, capsys):
     # issue 27, case 14: "ColorDataset got no images" when there were 4
-    from colorlab.data import sample_images
+    from colorlab.samples import sample_images
 
     for name, img in list(sample_images().items())[:4]:
         Image.fromarray(img).save(tmp_path / f"{name}.png")

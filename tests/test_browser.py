@@ -171,7 +171,7 @@ def test_lesson_5_app_works_after_run_all_and_colorizes_an_uploaded_photo_in_a_r
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    from colorlab.data import sample_images
+    from colorlab.samples import sample_images
 
     height, width = UPLOAD_SIZE
     photo = tmp_path / "my_photo.png"

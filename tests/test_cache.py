@@ -11,9 +11,9 @@ from PIL import Image
 
 from colorlab import cache as cache_mod
 from colorlab.cache import CachedDataset, is_cache, prepare, read_index
-from colorlab.crops import CropSpec, crop_batch, sample_crop
-from colorlab.data import center_crop_resize, load_image
+from colorlab.crops import CropSpec, center_crop_resize, crop_batch, sample_crop
 from colorlab.engine import TrainConfig, Trainer
+from colorlab.images import load_image
 from colorlab.model import ColorizationNet, ModelConfig
 
 
@@ -131,17 +131,29 @@ def test_read_batch_and_subset(photo_dir, tmp_path):
 def test_crop_batch_whole_box_is_identity_and_flip_mirrors():
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8, generator=g)
-    as_float = images.float() / 255
     whole = torch.tensor([[0.0, 0.0, 1.0, 1.0]] * 3)
     no, yes = torch.zeros(3, dtype=torch.bool), torch.ones(3, dtype=torch.bool)
-    assert torch.allclose(crop_batch(images, whole, no, 16), as_float, atol=1e-5)
-    assert torch.allclose(crop_batch(images, whole, yes, 16), as_float.flip(-1), atol=1e-5)
+    assert crop_batch(images, whole, no, 16).dtype == torch.uint8  # a batch like any other source's
+    assert torch.equal(crop_batch(images, whole, no, 16), images)
+    assert torch.equal(crop_batch(images, whole, yes, 16), images.flip(-1))
     channels_last = images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
-    assert torch.allclose(crop_batch(channels_last, whole, no, 16), as_float, atol=1e-5)
+    assert torch.equal(crop_batch(channels_last, whole, no, 16), images)
     left = torch.tensor([[0.0, 0.0, 0.5, 1.0]] * 3)  # the left half, stretched to 16x16
-    stretched = torch.nn.functional.interpolate(as_float[..., :8], size=(16, 16), mode="bilinear", align_corners=False)
-    # the same samples; only the last column differs: the crop sees real pixels beyond its box, not a clamped edge
-    assert torch.allclose(crop_batch(images, left, no, 16)[..., :-1], stretched[..., :-1], atol=1e-5)
+    stretched = torch.nn.functional.interpolate(images[..., :8].float(), size=(16, 16), mode="bilinear")
+    # the same samples (to 8 bits); only the last column differs: the crop sees real pixels beyond its box
+    diff = crop_batch(images, left, no, 16)[..., :-1].int() - stretched.round()[..., :-1].int()
+    assert diff.abs().max() <= 1
+
+
+def test_resize_batch_keeps_uint8_and_leaves_the_right_size_alone():
+    from colorlab.crops import resize_batch
+
+    images = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    assert resize_batch(images, 16) is images
+    small = resize_batch(images, 8)
+    assert small.dtype == torch.uint8 and small.shape == (2, 3, 8, 8)
+    expected = torch.nn.functional.interpolate(images.float(), size=(8, 8), mode="bilinear", antialias=True)
+    assert (small.int() - expected.round().int()).abs().max() <= 1
 
 
 def test_sampled_crops_are_pure_functions_of_seed_epoch_index_and_stay_inside():
@@ -182,7 +194,7 @@ def test_colorful_crops_work_on_a_cache_too(tmp_path):
     def mean_red(ds: CachedDataset) -> float:  # item 0 over 40 epochs: 40 different crops
         return float(
             np.mean(
-                [red_fraction((next(ds.batches([[0]], e, torch.device("cpu")))[0] * 255).byte()) for e in range(40)]
+                [red_fraction(next(ds.batches([[0]], e, torch.device("cpu")))[0]) for e in range(40)]
             )
         )
 

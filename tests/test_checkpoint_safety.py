@@ -20,6 +20,13 @@ from colorlab.model import build_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _photos():
+    """A batch source of two 16x16 colour photos (what the Trainer is given)."""
+    from colorlab.data import ColorDataset
+
+    return ColorDataset([np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)] * 2, size=16)
+
+
 def tiny(channels=8, backbone="none"):
     torch.manual_seed(0)
     return build_model(backbone, pretrained=False, encoder_channels=(channels,) * 8, fusion_channels=channels)
@@ -77,7 +84,7 @@ def test_malicious_checkpoint_refused_without_running(tmp_path, legacy):
     with pytest.raises(CheckpointError):
         Trainer(
             tiny(),
-            [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2,
+            _photos(),
             config=TrainConfig(device="cpu"),
             checkpoint=evil,
             resume=True,
@@ -141,7 +148,7 @@ def test_other_architecture(tmp_path):
     with pytest.raises(CheckpointError) as info:
         Trainer(
             tiny(channels=8),
-            [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2,
+            _photos(),
             config=TrainConfig(device="cpu"),
             checkpoint=ck,
             resume=True,
@@ -154,7 +161,7 @@ def test_other_backbone(tmp_path):
     with pytest.raises(CheckpointError) as info:
         Trainer(
             tiny(),
-            [torch.zeros(3, 16, 16, dtype=torch.uint8)] * 2,
+            _photos(),
             config=TrainConfig(device="cpu"),
             checkpoint=ck,
             resume=True,

@@ -10,7 +10,8 @@ from PIL import Image
 from colorlab.checkpoint import CheckpointError, load_model, save_checkpoint
 from colorlab.cli import main
 from colorlab.colorbins import gamut_bins, set_weights_from
-from colorlab.data import ColorDataset, center_crop_resize
+from colorlab.crops import center_crop_resize
+from colorlab.data import ColorDataset
 from colorlab.engine import TrainConfig, Trainer
 from colorlab.infer import colorize
 from colorlab.model import build_model

@@ -161,7 +161,7 @@ def test_typical_delta_e_slips_are_named(slip, said):
 def test_the_worked_luma_psnr_solution_passes():
     from PIL import Image
 
-    from colorlab.data import sample_images
+    from colorlab.samples import sample_images
     from colorlab.metrics import gray_baseline, psnr
 
     rgb = sample_images([lesson1.LUMA_PHOTO])[lesson1.LUMA_PHOTO]

@@ -235,7 +235,8 @@ def test_lesson_4_leads_with_held_out_photos_labels_the_seen_ones_and_writes_the
         race_steps=2,
     )
     result = json.loads(metrics.read_text())
-    from colorlab.data import SAMPLE_PHOTOS, heldout_images
+    from colorlab.samples import SAMPLE_PHOTOS
+    from colorlab.splits import heldout_images
 
     held = set(heldout_images())
     assert held == {"china", "flower"}

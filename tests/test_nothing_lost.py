@@ -27,7 +27,7 @@ from colorlab.cache import prepare, read_index
 from colorlab.checkpoint import load_checkpoint, save_checkpoint
 from colorlab.cli import main
 from colorlab.color import rgb_uint8_to_lab
-from colorlab.data import ImageLoadError, find_images, load_image
+from colorlab.images import ImageLoadError, find_images, load_image
 from colorlab.engine import TrainConfig, Trainer
 from colorlab.files import exclusive_lock
 from colorlab.model import build_model
@@ -692,7 +692,7 @@ def test_27_ctrl_c_in_prepare_prints_one_line_and_keeps_what_is_stored(tmp_path)
 
 def test_27_01_overwrite_never_replaces_an_input_photo_or_a_file_colorlab_did_not_write(tmp_path, ckpt, capsys):
     # issue 27, case 1: photos/b.jpg and the original photos/a/b.png; colorize photos -o photos/a --overwrite
-    from colorlab.data import is_colorlab_output
+    from colorlab.images import is_colorlab_output
 
     ckpt = str(ckpt)
     photos = tmp_path / "photos"

@@ -9,7 +9,8 @@ import torch
 
 import colorlab.device as device_mod
 from colorlab.color import rgb_uint8_to_lab
-from colorlab.data import ColorDataset, center_crop_resize
+from colorlab.crops import center_crop_resize
+from colorlab.data import ColorDataset
 from colorlab.device import choose_precision
 from colorlab.engine import TrainConfig, Trainer
 from colorlab.model import build_model

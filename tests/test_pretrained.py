@@ -98,7 +98,7 @@ def test_demo_models_score_on_the_bundled_held_out_photos_what_data_readme_says(
     have; of the held-out photos, only ``china`` and ``flower`` travel with colorlab. Their row in
     data/README.md must be this model's, recomputed here by the ``colorlab evaluate`` protocol.
     """
-    from colorlab.data import center_crop_resize
+    from colorlab.crops import center_crop_resize
     from colorlab.infer import colorize
 
     documented = _documented_scores()[name, head]

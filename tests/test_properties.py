@@ -13,7 +13,8 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from colorlab.color import lab_to_rgb, lab_to_rgb_uint8, rgb_to_lab, rgb_uint8_to_lab
-from colorlab.data import ColorDataset, ImageLoadError, load_image
+from colorlab.data import ColorDataset
+from colorlab.images import ImageLoadError, load_image
 from colorlab.infer import colorize
 from colorlab.model import build_model
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from colorlab import resources
 from colorlab.checkpoint import PRETRAINED_NAME, pretrained_path
-from colorlab.data import PHOTOS_DIR
+from colorlab.samples import PHOTOS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from colorlab.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
-from colorlab.data import ColorDataset, center_crop_resize
+from colorlab.crops import center_crop_resize
+from colorlab.data import ColorDataset
 from colorlab.engine import TrainConfig, Trainer
 from colorlab.infer import colorize
 from colorlab.metrics import gray_baseline, psnr

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from colorlab.checkpoint import CheckpointError, load_model, model_from_checkpoint, save_checkpoint
 from colorlab.cli import main
+from colorlab.data import ColorDataset
 from colorlab.hints import empty_hints, simulate_hints, takes_hints
 from colorlab.model import ColorizationNet, ModelConfig, create_model
 from colorlab.transfer import DECODER_CHANNELS, TRUNK_CHANNELS, TransferNet
@@ -71,7 +73,8 @@ def test_trainable_stages_learn_only_the_last_stages_at_a_tenth_of_the_rate(tmp_
     assert not any(v for n, v in grads.items() if n.startswith(("stages.5.", "stages.0.", "stem.")))
     assert any(k.startswith("extractor.stages.6.") for k in net.trainable_state_dict())
     assert not any(m.training for m in net.extractor.modules())  # BatchNorm statistics stay fixed
-    trainer = Trainer(net, [torch.zeros(3, 8, 8, dtype=torch.uint8)] * 4, config=TrainConfig(lr=1e-3, progress=False))
+    photos = ColorDataset([np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)] * 4, size=8)
+    trainer = Trainer(net, photos, config=TrainConfig(lr=1e-3, progress=False))
     scales = {g["lr_scale"]: len(g["params"]) for g in trainer.optimizer.param_groups}
     assert set(scales) == {1.0, 0.1} and trainer.optimizer.param_groups[0]["lr_scale"] == 1.0
 

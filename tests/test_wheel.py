@@ -185,7 +185,7 @@ def test_colorize_with_the_demo_model_works_from_another_folder(fresh):
 def test_the_bundled_photos_load_from_the_installed_wheel(fresh):
     code = "import colorlab; print(' '.join(sorted(colorlab.sample_images())))"
     names = _run([fresh["python"], "-c", code], cwd=fresh["cwd"], env=_fresh_env_vars()).stdout.split()
-    from colorlab.data import SAMPLE_PHOTOS
+    from colorlab.samples import SAMPLE_PHOTOS
 
     assert {"raccoon", "abbey"} <= set(names)
     assert len(names) == len(SAMPLE_PHOTOS)

@@ -1,10 +1,11 @@
 """The production trainer: the core loop of :mod:`colorlab.train`, with what long runs need.
 
 :class:`Trainer` runs :func:`colorlab.train.train_step` and :func:`colorlab.train.validate`
-over a *batch source*: any dataset with ``batches(chunks, epoch, device, workers)`` yielding
-float RGB ``(b, 3, S, S)`` on the device, one batch per chunk of indices. Photo folders
-(:class:`colorlab.data.ColorDataset`) and the uint8 cache (:class:`colorlab.cache.CachedDataset`)
-are both such sources, with the same crop options. Around the steps it adds:
+over a :class:`BatchSource`: photo folders (:class:`colorlab.data.ColorDataset`) and the uint8
+cache (:class:`colorlab.cache.CachedDataset`), with the same crop options. Each yields uint8 RGB
+batches on the device, and :func:`colorlab.train.to_network` -- the one function that turns
+photos into network tensors, also in the lessons' hand-written loop -- makes ``(l_net, ab)`` of
+them. Around the steps it adds:
 
 * bf16 autocast and channels_last where the hardware runs them natively
   (:func:`colorlab.device.choose_precision`), fused Adam and ``torch.compile`` on CUDA;
@@ -21,29 +22,47 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence, Sized
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .. import colorbins
 from ..checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
-from ..color import rgb_to_network
 from ..device import PRECISIONS, choose_precision, resolve_device
 from ..files import check_writable, exclusive_lock, replace_problem, sigterm_as_interrupt
 from ..model import ColorizationNet
-from ..train import LOSSES, train_step, validate
+from ..train import LOSSES, to_network, train_step, validate
 from . import distributed as dist
 
-__all__ = ["TrainConfig", "Trainer", "NonFiniteLossError", "NoUsablePhotosError", "TrainingInterrupted"]
+__all__ = ["BatchSource", "TrainConfig", "Trainer", "NonFiniteLossError", "NoUsablePhotosError", "TrainingInterrupted"]
 
 
 #: Learning-rate factor of pretrained trunk weights that train (``ModelConfig.trainable_stages``).
 TRUNK_LR_SCALE = 0.1
+
+
+class BatchSource(Protocol):
+    """What :class:`Trainer` trains and validates on (folders and caches both are).
+
+    ``batches`` yields one uint8 RGB batch ``(b, 3, size, size)`` on ``device`` per chunk of
+    indices, in order; a batch may be smaller than its chunk (or empty) where files were
+    unusable, and those files are then listed in ``skipped``.
+    """
+
+    size: int
+    skipped: Sized
+
+    def __len__(self) -> int: ...
+
+    def batches(
+        self, chunks: Sequence[Sequence[int]], epoch: int, device: torch.device, workers: int = 0
+    ) -> Iterator[torch.Tensor]: ...
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -157,8 +176,8 @@ class Trainer:
     def __init__(
         self,
         model: ColorizationNet,
-        train_data: Any,
-        val_data: Any | None = None,
+        train_data: BatchSource,
+        val_data: BatchSource | None = None,
         config: TrainConfig | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
         resume: bool = False,
@@ -167,7 +186,7 @@ class Trainer:
     ) -> None:
         self.config = cfg = config or TrainConfig()
         self.device = resolve_device(cfg.device)
-        self.precision = choose_precision(self.device, cfg.precision, min_side=getattr(train_data, "size", None))
+        self.precision = choose_precision(self.device, cfg.precision, min_side=train_data.size)
         cuda = self.device.type == "cuda"
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
@@ -260,7 +279,7 @@ class Trainer:
             batch_in_epoch=self.batch_in_epoch,
             history=self.history,
             train_config=self.config.to_dict(),
-            data={"size": getattr(self.train_data, "size", None)},
+            data={"size": self.train_data.size},
         )
 
     def _resume(self, path: Path) -> None:
@@ -272,8 +291,8 @@ class Trainer:
                 raise CheckpointError(
                     f"{path}: was trained with {key} {saved[key]}, this run asks for {now}; resume with the same value"
                 )
-        size, now = (ckpt.get("data") or {}).get("size"), getattr(self.train_data, "size", None)
-        if size is not None and now is not None and size != now:
+        size, now = (ckpt.get("data") or {}).get("size"), self.train_data.size
+        if size is not None and size != now:
             raise CheckpointError(
                 f"{path}: was trained on {size}px crops, this run asks for {now}px; resume with the same --size"
             )
@@ -320,10 +339,12 @@ class Trainer:
         bs = self.config.batch_size
         return [indices[i : i + bs] for i in range(skip * bs, len(indices), bs)]
 
-    def _batches(self, data: Any, chunks: list[list[int]], epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(
+        self, data: BatchSource, chunks: list[list[int]], epoch: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """``(l_net, ab)`` on the device for each chunk (an empty pair where every file was unusable)."""
         for rgb in data.batches(chunks, epoch, self.device, self.config.num_workers):
-            l_net, ab = rgb_to_network(rgb)
+            l_net, ab = to_network(rgb, self.device)
             if self.precision.channels_last:
                 l_net = l_net.contiguous(memory_format=torch.channels_last)
             yield l_net, ab
@@ -345,7 +366,7 @@ class Trainer:
     # --- validation and the loop --------------------------------------------------
 
     @torch.no_grad()
-    def validate(self, dataset: Any | None = None) -> dict[str, float]:
+    def validate(self, dataset: BatchSource | None = None) -> dict[str, float]:
         """Mean loss, RMS ab error and PSNR over ``dataset`` (default: the validation set, at most
         ``val_max_images`` of it); under torchrun the mean over all ranks."""
         dataset = dataset if dataset is not None else self.val_data
@@ -377,87 +398,106 @@ class Trainer:
 
         Counting is absolute: after resuming from epoch 3 of 10, seven more run. Ctrl-C or
         SIGTERM saves a checkpoint and returns the history so far (``self.interrupted`` is set).
+        The loop is the lesson's (:func:`colorlab.train.fit`): batches, one step each, validate.
         """
-        from tqdm.auto import tqdm
-
         cfg = self.config
         total_epochs = epochs if epochs is not None else cfg.epochs
         total_steps = cfg.max_steps or total_epochs * self.steps_per_epoch()
-        self._say(f"colorlab: training on {self.precision}", tqdm)
+        self._say(f"colorlab: training on {self.precision}")
         log = _LossLog(self.device.type == "cuda", self._raise_non_finite)
-        with ExitStack() as stack:
-            if self.checkpoint is not None and self.is_main:
-                stack.enter_context(exclusive_lock(self.checkpoint, what="training run"))
-            stack.enter_context(_sigterm_as_interrupt())
-            try:
-                while self.epoch < total_epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
-                    self._run_epoch(total_epochs, total_steps, log, tqdm)
-            except KeyboardInterrupt:
+        with self._one_run_at_a_time(), self._saved_on_interrupt(log):
+            while self.epoch < total_epochs and not self._step_limit_reached():
+                epoch, seen, start = self.epoch, 0, time.perf_counter()
+                log.values.clear()
+                bar = self._progress_bar(epoch, total_epochs)
+                for l_net, ab in self.epoch_batches(epoch, skip=self.batch_in_epoch):
+                    if len(l_net):  # a batch whose every file was unusable has nothing to learn from
+                        self._set_learning_rate(total_steps)
+                        started = time.perf_counter()
+                        loss = train_step(
+                            self.forward,
+                            self.optimizer,
+                            l_net,
+                            ab,
+                            loss=self.criterion,
+                            autocast=self.precision.autocast,
+                            grad_clip=cfg.grad_clip,
+                        )
+                        self._report_compile_time(loss, started)
+                        self.step += 1
+                        log.add(self.step, loss)
+                        seen += len(l_net)
+                    self.batch_in_epoch += 1  # counted once trained: a Ctrl-C inside the step must not skip it
+                    self._show_progress(bar, log, seen, start)
+                    if cfg.save_every and self.step % cfg.save_every == 0 and len(l_net):
+                        log.flush()
+                        self.save()
+                    if self._step_limit_reached():
+                        break
                 log.flush()
-                self.interrupted = True
-                saved = self.save()
-                self._say(
-                    f"Interrupted at step {self.step}."
-                    + (f" Checkpoint saved to {saved}; continue with resume." if saved else ""),
-                    tqdm,
-                )
+                bar.close()
+                if seen == 0 and not self.history:
+                    raise NoUsablePhotosError(self._nothing_usable())
+                self._end_epoch(epoch, log.values, seen, time.perf_counter() - start)
         if self.world_size > 1 and not self.interrupted:
             dist.barrier()  # rank 0's last checkpoint is written before anyone returns
         return self.history
 
-    def _run_epoch(self, total_epochs: int, total_steps: int, log: _LossLog, tqdm: Any) -> None:
-        """One pass (or the rest of one, after a resume) over this rank's share of the training set."""
-        cfg, epoch, done = self.config, self.epoch, self.batch_in_epoch
-        log.values.clear()
-        seen, steps_before, t0 = 0, self.step, time.perf_counter()
-        bar = tqdm(
+    # --- the machinery fit calls by name ------------------------------------------
+
+    @contextmanager
+    def _one_run_at_a_time(self) -> Iterator[None]:
+        """One writer per checkpoint file (a second run on it refuses to start)."""
+        with ExitStack() as stack:
+            if self.checkpoint is not None and self.is_main:
+                stack.enter_context(exclusive_lock(self.checkpoint, what="training run"))
+            yield
+
+    @contextmanager
+    def _saved_on_interrupt(self, log: _LossLog) -> Iterator[None]:
+        """Ctrl-C, or SIGTERM from ``kill`` or a scheduler, ends the run with a checkpoint saved."""
+        try:
+            with sigterm_as_interrupt(TrainingInterrupted):
+                yield
+        except KeyboardInterrupt:
+            log.flush()
+            self.interrupted = True
+            saved = self.save()
+            self._say(
+                f"Interrupted at step {self.step}."
+                + (f" Checkpoint saved to {saved}; continue with resume." if saved else "")
+            )
+
+    def _step_limit_reached(self) -> bool:
+        return self.config.max_steps is not None and self.step >= self.config.max_steps
+
+    def _set_learning_rate(self, total_steps: int) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.step, total_steps) * group.get("lr_scale", 1.0)
+
+    def _report_compile_time(self, loss: torch.Tensor, started: float) -> None:
+        """Under ``torch.compile`` the first step compiles: wait for it and say how long it took, once."""
+        if self.compile and self.compile_time_s is None:
+            float(loss)
+            self.compile_time_s = time.perf_counter() - started
+            self._say(f"torch.compile: first step took {self.compile_time_s:.1f} s (compilation; reported once)")
+
+    def _progress_bar(self, epoch: int, total_epochs: int) -> Any:
+        return tqdm(
             total=self.steps_per_epoch(),
-            initial=done,
+            initial=self.batch_in_epoch,
             desc=f"epoch {epoch + 1}/{total_epochs}",
-            disable=not (cfg.progress and self.is_main),
+            disable=not (self.config.progress and self.is_main),
             dynamic_ncols=True,
         )
-        for l_net, ab in self.epoch_batches(epoch, skip=done):
-            if len(l_net):  # a batch whose every file was unusable has nothing to learn from
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr_at(self.step, total_steps) * group.get("lr_scale", 1.0)
-                t_step = time.perf_counter()
-                loss = train_step(
-                    self.forward,
-                    self.optimizer,
-                    l_net,
-                    ab,
-                    loss=self.criterion,
-                    autocast=self.precision.autocast,
-                    grad_clip=cfg.grad_clip,
-                )
-                self.step += 1
-                if self.compile and self.compile_time_s is None:
-                    float(loss)  # wait for the first, compiling step
-                    self.compile_time_s = time.perf_counter() - t_step
-                    self._say(
-                        f"torch.compile: first step took {self.compile_time_s:.1f} s (compilation; reported once)", tqdm
-                    )
-                log.add(self.step, loss)
-                seen += len(l_net)
-            self.batch_in_epoch += 1  # counted once trained: a Ctrl-C inside the step must not skip it on resume
-            bar.update(1)
-            if log.values:
-                bar.set_postfix(
-                    loss=f"{log.values[-1]:.4f}", img_s=f"{seen * self.world_size / (time.perf_counter() - t0):.1f}"
-                )
-            if cfg.save_every and self.step % cfg.save_every == 0 and len(l_net):
-                log.flush()
-                self.save()
-            if cfg.max_steps is not None and self.step >= cfg.max_steps:
-                break
-        log.flush()
-        bar.close()
-        if self.step == steps_before and not self.history:
-            raise NoUsablePhotosError(self._nothing_usable())
-        self._end_epoch(epoch, log.values, seen, time.perf_counter() - t0, tqdm)
 
-    def _end_epoch(self, epoch: int, losses: list[float], seen: int, seconds: float, tqdm: Any) -> None:
+    def _show_progress(self, bar: Any, log: _LossLog, seen: int, start: float) -> None:
+        bar.update(1)
+        if log.values:
+            speed = seen * self.world_size / (time.perf_counter() - start)
+            bar.set_postfix(loss=f"{log.values[-1]:.4f}", img_s=f"{speed:.1f}")
+
+    def _end_epoch(self, epoch: int, losses: list[float], seen: int, seconds: float) -> None:
         """Record the epoch, save, validate, save again (so a slow validation never delays the checkpoint)."""
         finished = self.batch_in_epoch >= len(self._chunks(self.shard(epoch)))
         train_loss = float(np.mean(losses)) if losses else float("nan")
@@ -483,11 +523,10 @@ class Trainer:
         self.save()
         if self.on_epoch_end is not None:
             self.on_epoch_end(self, record)
-        self._say(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()), tqdm)
+        self._say(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
 
     def _nothing_usable(self) -> str:
-        skipped = getattr(self.train_data, "skipped", None)
-        n = len(skipped) if skipped is not None else 0
+        n = len(self.train_data.skipped)
         return (
             f"no usable training photos: {n} of {len(self.train_data)} file(s) were skipped as unreadable or "
             "grayscale (see the warnings above); nothing was trained and no checkpoint written"
@@ -499,11 +538,6 @@ class Trainer:
             f"The last good checkpoint ({self.checkpoint or 'none saved'}) is kept; try a lower learning rate"
         )
 
-    def _say(self, text: str, tqdm: Any) -> None:
+    def _say(self, text: str) -> None:
         if self.is_main:
             tqdm.write(text) if self.config.progress else print(text, flush=True)
-
-
-def _sigterm_as_interrupt():
-    """While training, SIGTERM (``kill``, schedulers) stops like Ctrl-C: save, then return."""
-    return sigterm_as_interrupt(TrainingInterrupted)
