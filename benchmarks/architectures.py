@@ -39,8 +39,9 @@ if str(ROOT) not in sys.path:
 from colorlab.device import choose_precision, choose_threads, cpu_name, resolve_device  # noqa: E402
 from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize  # noqa: E402
-from colorlab.model import ModelConfig, create_model  # noqa: E402
+from colorlab.model import ModelConfig  # noqa: E402
 from colorlab.train import train_step  # noqa: E402
+from colorlab.transfer import create_model  # noqa: E402
 
 CONFIGS = {
     "paper/regression": ModelConfig(),

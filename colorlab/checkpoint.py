@@ -28,8 +28,9 @@ import torch
 
 from .device import choose_precision, resolve_device
 from .files import atomic_write, replace_problem
-from .model import ColorizationNet, ModelConfig, create_model
+from .model import ColorizationNet, ModelConfig
 from .resources import model_path
+from .transfer import create_model
 
 __all__ = [
     "CHECKPOINT_FORMAT",

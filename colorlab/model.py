@@ -52,7 +52,7 @@ class ModelConfig:
     ``"classification"`` (bins of ``grid`` Lab units, decoded at ``temperature``).
 
     ``arch="unet"`` builds :class:`colorlab.transfer.TransferNet` instead (see
-    :func:`create_model`); ``hints`` and ``trainable_stages`` apply to it only. Checkpoints made
+    :func:`colorlab.transfer.create_model`); ``hints`` and ``trainable_stages`` apply to it only. Checkpoints made
     before these fields existed are paper nets without hints.
     """
 
@@ -271,18 +271,3 @@ class ColorizationNet(nn.Module):
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights that training changes (the frozen extractor's come from its package)."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("extractor.")}
-
-
-def create_model(config: ModelConfig) -> nn.Module:
-    """The network ``config`` describes: a :class:`ColorizationNet` (``arch="paper"``) or a
-    :class:`colorlab.transfer.TransferNet` (``arch="unet"``)."""
-    if config.arch == "unet":
-        from .transfer import TransferNet
-
-        return TransferNet(config)
-    return ColorizationNet(config)
-
-
-def build_model(backbone: str = "efficientnet_lite0", pretrained: bool = True, **kwargs: Any) -> nn.Module:
-    """Shorthand for ``create_model(ModelConfig(backbone=..., pretrained=..., ...))``."""
-    return create_model(ModelConfig(backbone=backbone, pretrained=pretrained, **kwargs))

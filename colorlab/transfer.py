@@ -37,7 +37,7 @@ from .color import l_to_gray_rgb, unscale_l
 from .hints import HINT_CHANNELS, empty_hints
 from .model import STRIDE, ColorizationNet, ModelConfig
 
-__all__ = ["TransferNet", "Trunk", "TRUNK_CHANNELS", "DECODER_CHANNELS", "PAD_TO"]
+__all__ = ["TransferNet", "Trunk", "create_model", "TRUNK_CHANNELS", "DECODER_CHANNELS", "PAD_TO"]
 
 #: Channels of the Lite0 trunk at strides 2, 4, 8, 16, 32.
 TRUNK_CHANNELS = (16, 24, 40, 112, 320)
@@ -201,3 +201,9 @@ class TransferNet(nn.Module):
         """The weights that training changes: the decoder's, and the trunk's stages it unfroze."""
         trained = {n for n, p in self.named_parameters() if p.requires_grad}
         return {k: v for k, v in self.state_dict().items() if not k.startswith("extractor.") or k in trained}
+
+
+def create_model(config: ModelConfig) -> nn.Module:
+    """The network ``config`` describes: the paper's :class:`~colorlab.model.ColorizationNet`
+    (``arch="paper"``) or this module's :class:`TransferNet` (``arch="unet"``)."""
+    return TransferNet(config) if config.arch == "unet" else ColorizationNet(config)

@@ -13,7 +13,8 @@ from colorlab.checkpoint import save_checkpoint
 from colorlab.cli import main
 from colorlab.hints import hint_image, parse_colour, read_hints_file, validate_hints
 from colorlab.infer import colorize
-from colorlab.model import ModelConfig, create_model
+from colorlab.model import ModelConfig
+from colorlab.transfer import create_model
 
 
 @pytest.fixture(scope="module")

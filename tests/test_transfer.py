@@ -13,8 +13,8 @@ from colorlab.checkpoint import CheckpointError, load_model, model_from_checkpoi
 from colorlab.cli import main
 from colorlab.data import ColorDataset
 from colorlab.hints import empty_hints, simulate_hints, takes_hints
-from colorlab.model import ColorizationNet, ModelConfig, create_model
-from colorlab.transfer import DECODER_CHANNELS, TRUNK_CHANNELS, TransferNet
+from colorlab.model import ColorizationNet, ModelConfig
+from colorlab.transfer import DECODER_CHANNELS, TRUNK_CHANNELS, TransferNet, create_model
 
 
 @pytest.fixture(scope="module")

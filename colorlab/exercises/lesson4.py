@@ -190,7 +190,8 @@ def _share(model: Any) -> float:
 def check_trainable_share(fn: Callable[[Any], float] | None) -> CheckResult:
     """``fn(model) -> float``: the share (0 to 1) of a network's weights that training changes,
     checked on the paper's net, the transfer U-Net and a U-Net whose last trunk stage learns."""
-    from ..model import ModelConfig, create_model
+    from ..model import ModelConfig
+    from ..transfer import create_model
 
     configs = {
         "the paper's net": ModelConfig(pretrained=False),
