@@ -271,3 +271,16 @@ class ColorizationNet(nn.Module):
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights that training changes (the frozen extractor's come from its package)."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("extractor.")}
+
+
+def build_model(backbone: str = "efficientnet_lite0", pretrained: bool = True, **kwargs: Any) -> ColorizationNet:
+    """The paper's network: shorthand for ``ColorizationNet(ModelConfig(backbone=..., pretrained=..., ...))``.
+
+    The U-Net (``arch="unet"``) is built by :func:`colorlab.transfer.create_model`, which builds either.
+    """
+    config = ModelConfig(backbone=backbone, pretrained=pretrained, **kwargs)
+    if config.arch != "paper":
+        raise ValueError(
+            f"build_model builds the paper's network; for arch={config.arch!r} use colorlab.transfer.create_model"
+        )
+    return ColorizationNet(config)
