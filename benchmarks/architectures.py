@@ -139,14 +139,16 @@ def main(argv: list[str] | None = None) -> int:
         "unet_over_paper": ratios,
     }
     print(
-        f"{cpu_name()}, {threads} thread(s), {prec}; training {args.size}² batch {args.batch_size}; colorize {args.latency_size}²"
+        f"{cpu_name()}, {threads} thread(s), {prec}; training {args.size}² batch {args.batch_size}; "
+        f"colorize {args.latency_size}²"
     )
     print(f"{'model':<24}{'train img/s':>12}{'colorize ms':>13}{'params':>12}")
     for name, row in rows.items():
         print(f"{name:<24}{row['train_img_s']:>12.1f}{row['colorize_ms']:>13.1f}{row['trainable_params']:>12,}")
     for head, r in ratios.items():
         print(
-            f"unet / paper, {head}: training {r['train_img_s']:.2f}x the images/s, colorize {r['colorize_ms']:.2f}x the time"
+            f"unet / paper, {head}: training {r['train_img_s']:.2f}x the images/s, "
+            f"colorize {r['colorize_ms']:.2f}x the time"
         )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

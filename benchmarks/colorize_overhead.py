@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from colorlab.samples import sample_images  # noqa: E402
 from colorlab.infer import colorize  # noqa: E402
 from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
+from colorlab.samples import sample_images  # noqa: E402
 
 SCHEMA_VERSION = 1
 
@@ -102,7 +102,8 @@ def main(argv=None) -> dict:
         "colorize_all_s": col_times,
     }
     print(
-        f"bare network forward at {args.size}x{args.size} ({args.backbone}, {device}): {net_s * 1000:.1f} ms (median of {args.repeats})"
+        f"bare network forward at {args.size}x{args.size} ({args.backbone}, {device}): "
+        f"{net_s * 1000:.1f} ms (median of {args.repeats})"
     )
     print(f"colorize of a {args.photo_size}x{args.photo_size} photo: {col_s * 1000:.1f} ms")
     print(f"ratio: {result['ratio']:.3f} (target <= 1.3); ratio of the fastest runs: {result['ratio_of_minimums']:.3f}")

@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from colorlab.samples import sample_images  # noqa: E402
 from colorlab.device import Precision, choose_precision, cpu_has_native_bf16, cpu_name  # noqa: E402
 from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize  # noqa: E402
 from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
+from colorlab.samples import sample_images  # noqa: E402
 from colorlab.train import train_step  # noqa: E402
 
 SCHEMA_VERSION = 1
@@ -159,7 +159,8 @@ def main(argv=None) -> dict:
         },
     }
     print(
-        f"CPU: {result['cpu']['name']} ({result['cpu']['threads']} threads), native bf16: {result['cpu']['native_bf16']}; "
+        f"CPU: {result['cpu']['name']} ({result['cpu']['threads']} threads), "
+        f"native bf16: {result['cpu']['native_bf16']}; "
         f"auto = {auto}"
     )
     print(f"training, {args.backbone}, {args.size}px, batch {args.batch_size} (median of {args.repeats}, interleaved):")
@@ -171,7 +172,8 @@ def main(argv=None) -> dict:
     s = result["summary"]
     if s["train_auto_over_fp32"]:
         print(
-            f"auto / fp32: training {s['train_auto_over_fp32']:.2f}x, colorize {s['colorize_fp32_over_auto']:.2f}x faster"
+            f"auto / fp32: training {s['train_auto_over_fp32']:.2f}x, "
+            f"colorize {s['colorize_fp32_over_auto']:.2f}x faster"
         )
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / "cpu_precision-cpu.json"
     with atomic_write(out) as f:

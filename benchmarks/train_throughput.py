@@ -52,10 +52,10 @@ if str(ROOT) not in sys.path:
 
 from colorlab.cache import CachedDataset, prepare  # noqa: E402
 from colorlab.data import ColorDataset  # noqa: E402
-from colorlab.images import find_images  # noqa: E402
-from colorlab.samples import sample_images  # noqa: E402
 from colorlab.engine import TrainConfig, Trainer  # noqa: E402
+from colorlab.images import find_images  # noqa: E402
 from colorlab.model import ColorizationNet, ModelConfig  # noqa: E402
+from colorlab.samples import sample_images  # noqa: E402
 from colorlab.train import train_step  # noqa: E402
 
 SCHEMA_VERSION = 1
@@ -231,7 +231,6 @@ def run_naive(args, backbone, device, folder_paths, synthetic) -> dict:
     loader = torch.utils.data.DataLoader(dataset, **loader_kwargs)
     reset_memory(device)
     e2e, _ = time_steps(step, cycle(lambda epoch: loader), args.warmup, args.steps, args.batch_size, device)
-    del loader
     return {
         "config": "naive",
         "precision": "fp32",
@@ -298,7 +297,8 @@ def profile_steps(step, batch, device: torch.device, steps: int, top: int = 15) 
         for e in events[:top]
     ]
     print(
-        f"profile of one {device.type} training step (top {top} by self {'device' if device.type == 'cuda' else 'CPU'} time):"
+        f"profile of one {device.type} training step "
+        f"(top {top} by self {'device' if device.type == 'cuda' else 'CPU'} time):"
     )
     for r in rows:
         print(f"  {r['share']:6.1%} {r['self_ms_per_step']:9.2f} ms  {r['op']}")
@@ -319,9 +319,7 @@ def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> lis
     mem_model = peak_memory_gb(device)
     top = profile_steps(step, (l_syn, ab_syn), device, args.profile_steps) if args.profile_steps else None
     reset_memory(device)
-    e2e, _ = time_steps(
-        step, cycle(lambda epoch: trainer.epoch_batches(epoch)), args.warmup, args.steps, args.batch_size, device
-    )
+    e2e, _ = time_steps(step, cycle(trainer.epoch_batches), args.warmup, args.steps, args.batch_size, device)
     mem_e2e = peak_memory_gb(device)
     precision = trainer.precision.name
     rows = [
@@ -342,9 +340,7 @@ def run_fast(args, backbone, device, cache_path, folder_paths, synthetic) -> lis
         folder = ColorDataset(folder_paths, size=args.size, seed=0)
         trainer.train_data = folder
         reset_memory(device)
-        e2e_folder, _ = time_steps(
-            step, cycle(lambda epoch: trainer.epoch_batches(epoch)), args.warmup, args.steps, args.batch_size, device
-        )
+        e2e_folder, _ = time_steps(step, cycle(trainer.epoch_batches), args.warmup, args.steps, args.batch_size, device)
         rows.append(
             {
                 "config": "fast_folder",
@@ -399,17 +395,23 @@ def table(result: dict) -> str:
     lines = []
     dev = result["device"]
     lines.append(
-        f"device: {dev['name']} ({dev['type']}), torch {dev['torch']}; peak matmul {result['peak']['tflops']:.1f} TFLOP/s ({result['peak']['dtype']})"
+        f"device: {dev['name']} ({dev['type']}), torch {dev['torch']}; "
+        f"peak matmul {result['peak']['tflops']:.1f} TFLOP/s ({result['peak']['dtype']})"
     )
     s = result["settings"]
     lines.append(
-        f"size {s['size']}, batch {s['batch_size']}, {s['steps']} timed steps after {s['warmup']} warm-up; prepare: {result['prepare']['images_per_s']:.0f} img/s"
+        f"size {s['size']}, batch {s['batch_size']}, {s['steps']} timed steps after {s['warmup']} warm-up; "
+        f"prepare: {result['prepare']['images_per_s']:.0f} img/s"
     )
-    head = f"{'config':<12} {'backbone':<18} {'prec':<5} {'model img/s':>12} {'e2e img/s':>10} {'e2e/model':>9} {'GFLOP/img':>9} {'MFU':>6} {'mem GB':>7} {'compile s':>9}"
+    head = (
+        f"{'config':<12} {'backbone':<18} {'prec':<5} {'model img/s':>12} {'e2e img/s':>10} {'e2e/model':>9} "
+        f"{'GFLOP/img':>9} {'MFU':>6} {'mem GB':>7} {'compile s':>9}"
+    )
     lines += [head, "-" * len(head)]
     for r in result["results"]:
         lines.append(
-            f"{r['config']:<12} {r['backbone']:<18} {r['precision']:<5} {r['model_only_img_s']:>12.1f} {r['end_to_end_img_s']:>10.1f} "
+            f"{r['config']:<12} {r['backbone']:<18} {r['precision']:<5} "
+            f"{r['model_only_img_s']:>12.1f} {r['end_to_end_img_s']:>10.1f} "
             f"{r['e2e_over_model_only']:>9.2f} {r['gflops_per_image']:>9.1f} {r['mfu_model_only'] * 100:>5.1f}% "
             f"{fmt(r['peak_memory_gb_end_to_end'], '.2f'):>7} {fmt(r['compile_s']):>9}"
         )

@@ -84,7 +84,8 @@ def _efficientnet_lite0(pretrained: bool, weights: str | None) -> nn.Module:
     for (src_key, tensor), (dst_key, ref) in zip(src.items(), dst.items()):
         if tensor.shape != ref.shape:
             raise BackboneWeightsError(
-                f"{weights}: tensor {src_key} has shape {tuple(tensor.shape)}, timm's {dst_key} expects {tuple(ref.shape)}"
+                f"{weights}: tensor {src_key} has shape {tuple(tensor.shape)}, "
+                f"timm's {dst_key} expects {tuple(ref.shape)}"
             )
     net.load_state_dict(dict(zip(dst, src.values())))
     return net

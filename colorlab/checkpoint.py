@@ -155,7 +155,8 @@ def _check_structure(ckpt: dict[str, Any], path: Any) -> None:
     """The shape of a loaded checkpoint, before anything is built from it: one error naming the file."""
     if not isinstance(ckpt["model_config"], dict):
         raise CheckpointError(
-            f"{path}: its model_config is a {type(ckpt['model_config']).__name__}, not a mapping; the file is damaged or not colorlab's"
+            f"{path}: its model_config is a {type(ckpt['model_config']).__name__}, not a mapping; "
+            "the file is damaged or not colorlab's"
         )
     weights = ckpt["model"]
     if not isinstance(weights, dict) or not all(
@@ -222,12 +223,14 @@ def load_weights(model: ColorizationNet, ckpt: dict[str, Any], path: Any = "<che
     kind = [k for k in own if own[k].is_floating_point() != theirs[k].is_floating_point()]
     if kind:
         raise CheckpointError(
-            f"{path}: weight {kind[0]} is {theirs[kind[0]].dtype}, expected floating point like {own[kind[0]].dtype}; the file is damaged"
+            f"{path}: weight {kind[0]} is {theirs[kind[0]].dtype}, "
+            f"expected floating point like {own[kind[0]].dtype}; the file is damaged"
         )
     bad = [k for k, v in theirs.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise CheckpointError(
-            f"{path}: weights hold NaN or infinity ({len(bad)} tensor(s), e.g. {bad[0]}); the file is damaged or from a run that diverged"
+            f"{path}: weights hold NaN or infinity ({len(bad)} tensor(s), e.g. {bad[0]}); "
+            "the file is damaged or from a run that diverged"
         )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in theirs.items()}, strict=False)
 

@@ -82,7 +82,8 @@ def validate_hints(hints: Sequence[Any], width: int, height: int) -> list[Hint]:
             raise ValueError(f"hint {i}: x and y must be numbers, got {x!r}, {y!r}")
         if not (0 <= x < width and 0 <= y < height):
             raise ValueError(
-                f"hint {i}: ({x}, {y}) is outside the {width}x{height} photo (x from 0 to {width - 1}, y from 0 to {height - 1})"
+                f"hint {i}: ({x}, {y}) is outside the {width}x{height} photo "
+                f"(x from 0 to {width - 1}, y from 0 to {height - 1})"
             )
         out.append((float(x), float(y), parse_colour(colour)))
     return out

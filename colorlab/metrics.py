@@ -159,7 +159,8 @@ def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: in
         lines.append(f"{'photo':<{width}} {'PSNR':>7} {'gray':>7} {'SSIM':>6} {'gray':>6} {'colour':>7} {'truth':>7}")
         for name, r in per.items():
             lines.append(
-                f"{name:<{width}} {r['model_psnr']:>7.2f} {r['gray_psnr']:>7.2f} {r['model_ssim']:>6.3f} {r['gray_ssim']:>6.3f} "
+                f"{name:<{width}} {r['model_psnr']:>7.2f} {r['gray_psnr']:>7.2f} "
+                f"{r['model_ssim']:>6.3f} {r['gray_ssim']:>6.3f} "
                 f"{r['model_colorfulness']:>7.1f} {r['true_colorfulness']:>7.1f}"
             )
         lines.append("")

@@ -111,7 +111,8 @@ class ModelConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.arch == "unet" and self.backbone != "efficientnet_lite0":
             raise ValueError(
-                f"the unet architecture reads EfficientNet-Lite0's feature maps; backbone {self.backbone!r} is not supported"
+                "the unet architecture reads EfficientNet-Lite0's feature maps; "
+                f"backbone {self.backbone!r} is not supported"
             )
         if self.arch == "paper" and (self.hints or self.trainable_stages):
             raise ValueError("hints and trainable_stages need arch='unet'; the paper's net has neither")
@@ -253,7 +254,8 @@ class ColorizationNet(nn.Module):
             raise ValueError(f"ColorizationNet expects (B, 1, H, W) scaled lightness, got {tuple(l_net.shape)}")
         if l_net.shape[-2] % STRIDE or l_net.shape[-1] % STRIDE:
             raise ValueError(
-                f"ColorizationNet needs H and W that are multiples of {STRIDE}, got {l_net.shape[-2]}x{l_net.shape[-1]}; "
+                f"ColorizationNet needs H and W that are multiples of {STRIDE}, "
+                f"got {l_net.shape[-2]}x{l_net.shape[-1]}; "
                 "resize first or use colorlab.colorize(), which handles any size"
             )
         return self.decoder(self.fusion(self.encoder(l_net), self.extractor(l_net)))

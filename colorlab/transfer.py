@@ -130,7 +130,8 @@ class TransferNet(nn.Module):
         self.config = c = config or ModelConfig(arch="unet")
         if c.backbone != "efficientnet_lite0":
             raise ValueError(
-                f"the unet architecture reads EfficientNet-Lite0's feature maps; backbone {c.backbone!r} is not supported"
+                "the unet architecture reads EfficientNet-Lite0's feature maps; "
+                f"backbone {c.backbone!r} is not supported"
             )
         self.extractor = Trunk(c.pretrained, c.backbone_weights, c.trainable_stages)
         h = HINT_CHANNELS if c.hints else 0

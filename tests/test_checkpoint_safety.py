@@ -111,7 +111,7 @@ def test_malicious_backbone_weights_refused(tmp_path):
     sentinel = tmp_path / "SENTINEL"
     p = tmp_path / "weights.pth"
     torch.save({"conv.weight": torch.zeros(1), "x": _Payload(sentinel)}, p)
-    with pytest.raises(Exception):
+    with pytest.raises(pickle.UnpicklingError):
         load_state_file(p)
     assert not sentinel.exists()
 

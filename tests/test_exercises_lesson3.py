@@ -42,8 +42,8 @@ def test_the_worked_solutions_pass():
 def test_the_library_train_step_passes_its_own_check_with_or_without_clipping():
     from colorlab.train import train_step
 
-    assert lesson3.check_train_step(lambda m, o, l, ab: train_step(m, o, l, ab))
-    assert lesson3.check_train_step(lambda m, o, l, ab: train_step(m, o, l, ab, grad_clip=None))
+    assert lesson3.check_train_step(lambda m, o, l_net, ab: train_step(m, o, l_net, ab))
+    assert lesson3.check_train_step(lambda m, o, l_net, ab: train_step(m, o, l_net, ab, grad_clip=None))
 
 
 def test_a_train_step_without_zero_grad_is_told_to_clear_the_old_gradients():
@@ -107,7 +107,7 @@ def test_a_right_step_that_returns_nothing_or_the_wrong_number_fails_with_the_ex
 
 
 def test_train_step_check_reports_a_crash_a_value_or_a_placeholder_instead_of_raising():
-    crash = lesson3.check_train_step(lambda m, o, l, ab: m(l[:, :0]))
+    crash = lesson3.check_train_step(lambda m, o, l_net, ab: m(l_net[:, :0]))
     assert not crash and "raised" in crash.message
     assert "the function itself" in lesson3.check_train_step(0.01).message
     placeholder = lesson3.check_train_step(None)
@@ -129,14 +129,14 @@ def test_rms_ab_check_names_the_usual_slips():
 def test_validate_check_catches_unweighted_batch_means_and_averaged_roots():
     @torch.no_grad()
     def batch_means(model, batches):
-        losses = [F.mse_loss(model(l), ab).item() for l, ab in batches]
+        losses = [F.mse_loss(model(l_net), ab).item() for l_net, ab in batches]
         loss = sum(losses) / len(losses)
         return loss, AB_SCALE * math.sqrt(loss)
 
     @torch.no_grad()
     def mean_of_roots(model, batches):
         loss, _ = my_validate(model, batches)
-        roots = [AB_SCALE * F.mse_loss(model(l), ab).sqrt().item() for l, ab in batches]
+        roots = [AB_SCALE * F.mse_loss(model(l_net), ab).sqrt().item() for l_net, ab in batches]
         return loss, sum(roots) / len(roots)
 
     unweighted = lesson3.check_validate(batch_means)

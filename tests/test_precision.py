@@ -108,7 +108,8 @@ def test_bf16_training_follows_the_same_loss_curve_as_fp32(photos):
         # the U-Net (default), measured over all 12 bundled photos at size 96: mean <= 1.59, p99 <= 4.97
         # (both on rocket, a photo of large flat areas where a small shift covers many pixels), max 6.46
         ("regression", ("china", "flower", "coffee", "rocket"), 2.5, 7.0),
-        # the U-Net vivid (T = 0.7), measured over all 12: mean <= 0.71 (immunohistochemistry), p99 <= 3.95 (chelsea), max 5.34
+        # the U-Net vivid (T = 0.7), measured over all 12: mean <= 0.71 (immunohistochemistry),
+        # p99 <= 3.95 (chelsea), max 5.34
         ("classification", ("china", "flower", "immunohistochemistry", "chelsea"), 1.5, 6.0),
         # the paper net, measured over all 12 bundled photos at size 96: mean <= 0.96, p99 <= 1.53, max 2.02 Lab units
         ("paper-regression", ("china", "flower", "coffee", "astronaut"), 2.0, 4.0),

@@ -79,7 +79,8 @@ def _documented_scores() -> dict[tuple[str, str], dict[str, float]]:
     rows = {}
     for line in (data_dir() / "README.md").read_text(encoding="utf-8").splitlines():
         m = re.match(
-            r"\| `(\w+)` \| `?((?:paper-)?(?:regression|classification))`? \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|",
+            r"\| `(\w+)` \| `?((?:paper-)?(?:regression|classification))`? "
+            r"\| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|",
             line,
         )
         if m:

@@ -156,7 +156,10 @@ def test_the_sdist_carries_the_data_folder_and_the_licence(dists):
 
 
 def test_the_installed_wheel_is_imported_not_the_source_tree(fresh):
-    code = "import colorlab, colorlab.infer as i; print(colorlab.__file__); print(i.pretrained_path()); print(colorlab.__version__)"
+    code = (
+        "import colorlab, colorlab.infer as i; print(colorlab.__file__); print(i.pretrained_path()); "
+        "print(colorlab.__version__)"
+    )
     out = _run([fresh["python"], "-c", code], cwd=fresh["cwd"], env=_fresh_env_vars()).stdout.split()
     module, model, version = (Path(out[0]).resolve(), Path(out[1]).resolve(), out[2])
     assert module.is_relative_to(fresh["purelib"].resolve()), module
@@ -208,7 +211,8 @@ def test_lesson_1_runs_with_the_installed_wheel_as_its_kernel(fresh, tmp_path):
     (kernels / "kernel.json").write_text(json.dumps(spec))
     execute = (
         "import sys, nbformat, nbclient; nb = nbformat.read(sys.argv[1], as_version=4); "
-        "nbclient.NotebookClient(nb, kernel_name='colorlab-wheel', timeout=300, resources={'metadata': {'path': '.'}}).execute(); "
+        "nbclient.NotebookClient(nb, kernel_name='colorlab-wheel', timeout=300, "
+        "resources={'metadata': {'path': '.'}}).execute(); "
         "nbformat.write(nb, sys.argv[1])"
     )
     env = _fresh_env_vars({"JUPYTER_PATH": str(tmp_path / "jupyter"), "MPLBACKEND": "Agg"})
