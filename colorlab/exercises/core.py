@@ -5,6 +5,7 @@ measures that checks and figures share: a network's receptive field, the ImageNe
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ __all__ = [
     "CheckResult",
     "right",
     "wrong",
+    "learner_problem",
     "call_learner",
     "FieldRow",
     "receptive_field",
@@ -55,18 +57,39 @@ def wrong(message: str) -> CheckResult:
     return CheckResult(False, message)
 
 
-def call_learner(fn: Any, what: str, *args: Any) -> tuple[Any, CheckResult | None]:
-    """``fn(*args)`` and ``None``, or ``None`` and the verdict to return instead: nothing to call,
-    not a function, or the learner's error (reported, never raised). ``what`` names the function
-    to write, e.g. ``"my_top5(logits) returning [(class name, probability), ...]"``."""
+def learner_problem(fn: Any, what: str, *, missing: str | None = None) -> CheckResult | None:
+    """The verdict for something that cannot be called (nothing passed, or not a function), else ``None``.
+
+    ``what`` names the function to write, e.g. ``"my_top5(logits) returning [(class name, probability), ...]"``;
+    ``missing`` replaces the whole "write a function ``what`` and pass it here" message."""
     if fn is None:
-        return None, wrong(f"write a function {what} and pass it here")
+        return wrong(missing or f"write a function {what} and pass it here")
     if not callable(fn):
-        return None, wrong(f"pass the function itself (its name, without brackets); got a {type(fn).__name__}")
+        return wrong(f"pass the function itself (its name, without brackets); got a {type(fn).__name__}")
+    return None
+
+
+def call_learner(
+    fn: Any,
+    what: str,
+    *args: Any,
+    missing: str | None = None,
+    call: str = "your function",
+    explain: Callable[[Exception], str | None] | None = None,
+) -> tuple[Any, CheckResult | None]:
+    """``fn(*args)`` and ``None``, or ``None`` and the verdict to return instead: nothing to call,
+    not a function (see :func:`learner_problem`, which ``what`` and ``missing`` go to), or the
+    learner's error, reported, never raised: "``call`` raised TypeError: ...", where ``call`` may
+    name the arguments, e.g. ``"wilson(5, 10)"``. ``explain(exc)`` may give a check's own message
+    for an error it recognises (``None``: the plain one)."""
+    problem = learner_problem(fn, what, missing=missing)
+    if problem is not None:
+        return None, problem
     try:
         return fn(*args), None
     except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-        return None, wrong(f"your function raised {type(exc).__name__}: {exc}")
+        known = explain(exc) if explain is not None else None
+        return None, wrong(known or f"{call} raised {type(exc).__name__}: {exc}")
 
 
 # --- Measures the checks share with the figures (colorlab.viz re-exports them) ------------------

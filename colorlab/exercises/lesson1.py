@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..color import AB_SCALE, lab_to_rgb, out_of_srgb_gamut, rgb_to_lab, srgb_to_linear
-from .core import CheckResult, right, wrong
+from .core import CheckResult, call_learner, right, wrong
 
 __all__ = [
     "TOLERANCE",
@@ -70,16 +70,16 @@ def _to_numpy(x: torch.Tensor) -> np.ndarray:
     return x.permute(1, 2, 0).numpy()
 
 
-def _call(fn: Callable[..., Any], name: str, *args: np.ndarray) -> tuple[np.ndarray | None, str | None]:
-    """Run a learner's function; return (result as a float array, None) or (None, what went wrong)."""
-    try:
-        got = fn(*(a.copy() for a in args))
-    except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-        return None, f"{name} raised {type(exc).__name__}: {exc}"
+def _call(fn: Any, what: str, name: str, *args: np.ndarray) -> tuple[np.ndarray | None, CheckResult | None]:
+    """Run a learner's function (see :func:`call_learner`) on copies of ``args``; return (its result as
+    a float array, None) or (None, the verdict). ``name`` is the call as errors show it, e.g. ``"rgb_to_lab(rgb)"``."""
+    got, problem = call_learner(fn, what, *(a.copy() for a in args), call=name)
+    if problem is not None:
+        return None, problem
     try:
         return np.asarray(got, dtype=np.float64), None
     except (TypeError, ValueError) as exc:
-        return None, f"{name} should return a numpy array, got {type(got).__name__} ({exc})"
+        return None, wrong(f"{name} should return a numpy array, got {type(got).__name__} ({exc})")
 
 
 def _worst(got: np.ndarray, want: np.ndarray, inputs: np.ndarray, label: str) -> str:
@@ -120,14 +120,10 @@ def _slip_in_rgb_to_lab(got: np.ndarray, want: np.ndarray) -> str | None:
 
 def check_rgb_to_lab(fn: Callable[[np.ndarray], np.ndarray] | None) -> CheckResult:
     """``fn(rgb)``: numpy ``(..., 3)`` sRGB in ``[0, 1]`` -> ``(..., 3)`` Lab, as :func:`colorlab.color.rgb_to_lab`."""
-    if fn is None:
-        return wrong("write a function rgb_to_lab(rgb) for numpy (..., 3) arrays in [0, 1], then pass it here")
-    if not callable(fn):
-        return wrong(f"pass the function itself (rgb_to_lab, not rgb_to_lab(x)); got a {type(fn).__name__}")
     rgb = _test_rgb()
-    got, problem = _call(fn, "rgb_to_lab(rgb)", rgb)
-    if problem:
-        return wrong(problem)
+    got, problem = _call(fn, "rgb_to_lab(rgb) for numpy (..., 3) arrays in [0, 1]", "rgb_to_lab(rgb)", rgb)
+    if problem is not None:
+        return problem
     want = _to_numpy(rgb_to_lab(_to_torch(rgb)))
     if got.shape != want.shape:
         return wrong(f"for an input of shape {rgb.shape} expected Lab of shape {want.shape}, got {got.shape}")
@@ -170,17 +166,13 @@ def _slip_in_lab_to_rgb(got: np.ndarray, want: np.ndarray, lab: np.ndarray, n: i
 
 def check_lab_to_rgb(fn: Callable[[np.ndarray], np.ndarray] | None) -> CheckResult:
     """``fn(lab)``: numpy ``(..., 3)`` Lab -> ``(..., 3)`` sRGB in ``[0, 1]``, clipped, as :func:`colorlab.color.lab_to_rgb`."""
-    if fn is None:
-        return wrong("write a function lab_to_rgb(lab) for numpy (..., 3) Lab arrays, then pass it here")
-    if not callable(fn):
-        return wrong(f"pass the function itself (lab_to_rgb, not lab_to_rgb(x)); got a {type(fn).__name__}")
     rgb = _test_rgb()
     n = rgb.shape[1]
     lab_t = torch.cat([rgb_to_lab(_to_torch(rgb)), _OUTSIDE_GAMUT.to(torch.float64).T[:, None, :]], dim=2)
     lab = _to_numpy(lab_t)
-    got, problem = _call(fn, "lab_to_rgb(lab)", lab)
-    if problem:
-        return wrong(problem)
+    got, problem = _call(fn, "lab_to_rgb(lab) for numpy (..., 3) Lab arrays", "lab_to_rgb(lab)", lab)
+    if problem is not None:
+        return problem
     want = _to_numpy(lab_to_rgb(lab_t))
     if got.shape != want.shape:
         return wrong(f"for Lab of shape {lab.shape} expected sRGB of shape {want.shape}, got {got.shape}")
@@ -202,16 +194,12 @@ def _delta_e76(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
 
 def check_delta_e(fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None) -> CheckResult:
     """``fn(lab1, lab2)``: numpy ``(..., 3)`` Lab pairs -> ``(...)`` CIE76 ΔE, one per pixel."""
-    if fn is None:
-        return wrong("write delta_e(lab1, lab2) returning one ΔE per pixel, then pass it here")
-    if not callable(fn):
-        return wrong(f"pass the function itself (delta_e, not delta_e(x, y)); got a {type(fn).__name__}")
     rng = np.random.default_rng(2)
     lab1 = np.stack([rng.uniform(0, 100, (4, 5)), rng.uniform(-80, 80, (4, 5)), rng.uniform(-80, 80, (4, 5))], axis=-1)
     lab2 = lab1 + rng.normal(0, 6, lab1.shape)
-    got, problem = _call(fn, "delta_e(lab1, lab2)", lab1, lab2)
-    if problem:
-        return wrong(problem)
+    got, problem = _call(fn, "delta_e(lab1, lab2) returning one ΔE per pixel", "delta_e(lab1, lab2)", lab1, lab2)
+    if problem is not None:
+        return problem
     want = _delta_e76(lab1, lab2)
     if got.shape != want.shape:
         if got.size == 1:
@@ -238,8 +226,8 @@ def luma_psnr_answer() -> dict[str, float]:
     """The right answer of the luma exercise and what typical slips give (PSNR in dB)."""
     from PIL import Image
 
-    from ..data import sample_images
     from ..metrics import gray_baseline, psnr
+    from ..samples import sample_images
 
     rgb = sample_images([LUMA_PHOTO])[LUMA_PHOTO]
     luma = np.asarray(Image.fromarray(rgb).convert("L"))

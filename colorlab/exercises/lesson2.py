@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .core import CheckResult, receptive_field, right, wrong
+from .core import CheckResult, call_learner, receptive_field, right, wrong
 
 __all__ = ["ENCODER_LAYERS", "check_conv_params", "check_fusion_share", "check_receptive_field", "check_fusion"]
 
@@ -46,15 +46,11 @@ _CONV_CASES = ((1, 64, 3), (64, 128, 3), (512, 256, 3), (256 + 1000, 256, 1), (3
 
 def check_conv_params(fn: Callable[[int, int, int], int] | None) -> CheckResult:
     """``fn(c_in, c_out, k)``: the number of weights of a ``k x k`` convolution with bias."""
-    if fn is None:
-        return wrong("write conv_params(c_in, c_out, k) returning the weights of a k x k convolution, then pass it")
-    if not callable(fn):
-        return wrong(f"pass the function itself (conv_params, not conv_params(1, 64, 3)); got a {type(fn).__name__}")
+    what = "conv_params(c_in, c_out, k) returning the weights of a k x k convolution"
     for c_in, c_out, k in _CONV_CASES:
-        try:
-            got = fn(c_in, c_out, k)
-        except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-            return wrong(f"conv_params({c_in}, {c_out}, {k}) raised {type(exc).__name__}: {exc}")
+        got, problem = call_learner(fn, what, c_in, c_out, k, call=f"conv_params({c_in}, {c_out}, {k})")
+        if problem is not None:
+            return problem
         want = _conv_weights(c_in, c_out, k)
         if got == want:
             continue
@@ -130,15 +126,11 @@ _FIELD_CASES: tuple[tuple[tuple[int, int], ...], ...] = (
 
 def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int] | None) -> CheckResult:
     """``fn(layers)``: the receptive field (side, in input pixels) of a chain of ``(kernel, stride)`` layers."""
-    if fn is None:
-        return wrong("write receptive_field(layers) for a list of (kernel, stride) pairs, then pass it here")
-    if not callable(fn):
-        return wrong(f"pass the function itself, not its result; got a {type(fn).__name__}")
+    what = "receptive_field(layers) for a list of (kernel, stride) pairs"
     for layers in _FIELD_CASES:
-        try:
-            got = fn(list(layers))
-        except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-            return wrong(f"receptive_field({list(layers)}) raised {type(exc).__name__}: {exc}")
+        got, problem = call_learner(fn, what, list(layers), call=f"receptive_field({list(layers)})")
+        if problem is not None:
+            return problem
         want = _field(layers)
         if got == want:
             continue
@@ -161,21 +153,16 @@ def check_fusion(fn: Callable[[torch.Tensor, torch.Tensor, nn.Conv2d], torch.Ten
     """``fn(features, embedding, conv)``: ``(B, C, h, w)`` and ``(B, D)`` -> ``(B, out, h, w)``, as :class:`colorlab.model.Fusion`."""
     from ..model import Fusion
 
-    if fn is None:
-        return wrong("write fusion(features, embedding, conv) with tile, concatenate, conv and ReLU, then pass it")
-    if not callable(fn):
-        return wrong(f"pass the function itself, not its result; got a {type(fn).__name__}")
+    what = "fusion(features, embedding, conv) with tile, concatenate, conv and ReLU"
     with _own_rng():
         torch.manual_seed(0)
         fusion = Fusion(encoder_channels=6, embed_dim=5, out_channels=4)
         features, embedding = torch.randn(2, 6, 3, 4), torch.randn(2, 5)
-    try:
-        with torch.no_grad():
-            got = fn(features.clone(), embedding.clone(), fusion.conv)
-    except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-        return wrong(
-            f"fusion(features (2, 6, 3, 4), embedding (2, 5), conv 11 -> 4) raised {type(exc).__name__}: {exc}"
-        )
+    call = "fusion(features (2, 6, 3, 4), embedding (2, 5), conv 11 -> 4)"
+    with torch.no_grad():
+        got, problem = call_learner(fn, what, features.clone(), embedding.clone(), fusion.conv, call=call)
+    if problem is not None:
+        return problem
     if not isinstance(got, torch.Tensor):
         return wrong(f"return a tensor, got {type(got).__name__}")
     with torch.no_grad():

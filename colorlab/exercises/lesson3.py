@@ -22,7 +22,7 @@ from torch import nn
 
 from ..color import AB_SCALE
 from ..train import train_step, validate
-from .core import CheckResult, right, wrong
+from .core import CheckResult, call_learner, right, wrong
 
 __all__ = [
     "EXAMPLE_VAL_LOSS",
@@ -120,6 +120,13 @@ def _as_float(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _step_before_backward(exc: Exception) -> str | None:
+    """What autograd's complaint about weights changed in place means in a train step, else ``None``."""
+    if isinstance(exc, RuntimeError) and "modified by an inplace operation" in str(exc):
+        return "optimizer.step() changed the weights before loss.backward() could use them: backward first, then step"
+    return None
+
+
 def check_train_step(fn: Callable[..., Any] | None) -> CheckResult:
     """``fn(model, optimizer, l_net, ab) -> loss``: one optimizer step on a batch (forward, MSE loss,
     backward, step), returning the loss computed before the step.
@@ -128,24 +135,22 @@ def check_train_step(fn: Callable[..., Any] | None) -> CheckResult:
     gradients behind, and compares the weights with :func:`colorlab.train.train_step`'s.
     """
     signature = "my_train_step(model, optimizer, l_net, ab) that returns the loss"
-    if fn is None:
-        return wrong(f"write {signature}, then pass it here")
-    if not callable(fn):
-        return wrong(f"pass the function itself (my_train_step, not my_train_step(...)); got a {type(fn).__name__}")
     model = _model_with_stale_gradients()
     before = _weights(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=_CHECK_LR)
     l_net, ab = tiny_batch()
-    try:
-        returned = fn(model, optimizer, l_net.clone(), ab.clone())
-    except RuntimeError as exc:
-        if "modified by an inplace operation" in str(exc):
-            return wrong(
-                "optimizer.step() changed the weights before loss.backward() could use them: backward first, then step"
-            )
-        return wrong(f"your function raised RuntimeError: {exc}")
-    except Exception as exc:  # a learner's bug is reported, never raised
-        return wrong(f"your function raised {type(exc).__name__}: {exc}")
+    returned, problem = call_learner(
+        fn,
+        signature,
+        model,
+        optimizer,
+        l_net.clone(),
+        ab.clone(),
+        missing=f"write {signature}, then pass it here",
+        explain=_step_before_backward,
+    )
+    if problem is not None:
+        return problem
     after = _weights(model)
     unclipped, loss = _reference(None)
     clipped, _ = _reference(1.0)
@@ -231,17 +236,19 @@ def check_validate(fn: Callable[..., Any] | None) -> CheckResult:
     The batches hold 3 and 1 images, so a mean over batches is not a mean over images.
     """
     signature = "my_validate(model, batches) that returns (val_loss, val_rms_ab)"
-    if fn is None:
-        return wrong(f"write {signature}, then pass it here")
-    if not callable(fn):
-        return wrong(f"pass the function itself (my_validate, not my_validate(...)); got a {type(fn).__name__}")
     batches = [tiny_batch(batch=3, seed=2), tiny_batch(batch=1, seed=3)]
     model = TinyColorizer(seed=4)
     before = _weights(model)
-    try:
-        got = _pair(fn(model, [(L.clone(), ab.clone()) for L, ab in batches]))
-    except Exception as exc:  # a learner's bug is reported, never raised
-        return wrong(f"your function raised {type(exc).__name__}: {exc}")
+    returned, problem = call_learner(
+        fn,
+        signature,
+        model,
+        [(L.clone(), ab.clone()) for L, ab in batches],
+        missing=f"write {signature}, then pass it here",
+    )
+    if problem is not None:
+        return problem
+    got = _pair(returned)
     if got is None:
         return wrong("return two numbers, (val_loss, val_rms_ab), or a dict with those keys")
     if not _close(_weights(model), before):

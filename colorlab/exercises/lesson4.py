@@ -151,16 +151,17 @@ def check_psnr_gain(fn: Callable[[np.ndarray, np.ndarray], float] | None) -> Che
     """``fn(prediction, truth) -> float``: how many dB the prediction's PSNR is above the gray
     baseline's, both measured against the truth (``(H, W, 3)`` uint8 each)."""
     signature = "my_psnr_gain(prediction, truth) returning the gain in dB"
-    if fn is None:
-        return wrong(f"write {signature}, then pass it here")
-    if not callable(fn):
-        return wrong(f"pass the function itself (my_psnr_gain, not my_psnr_gain(...)); got a {type(fn).__name__}")
     for seed in (0, 1):
         truth, pred = example_pair(seed)
+        returned, problem = call_learner(
+            fn, signature, pred.copy(), truth.copy(), missing=f"write {signature}, then pass it here"
+        )
+        if problem is not None:
+            return problem
         try:
-            got = float(fn(pred.copy(), truth.copy()))
-        except Exception as exc:  # a learner's bug is reported, never raised
-            return wrong(f"your function raised {type(exc).__name__}: {exc}")
+            got = float(returned)
+        except (TypeError, ValueError, RuntimeError):  # a tensor of several values raises RuntimeError
+            return wrong(f"return one number (dB), got {returned!r}")
         model, gray = psnr(pred, truth), psnr(gray_baseline(truth), truth)
         want = model - gray
         if abs(got - want) <= 1e-3:

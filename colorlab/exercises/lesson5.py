@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..infer import MAX_NETWORK_SIDE, network_input_size
-from .core import CheckResult, call_learner, imagenet_classes, right, top_classes, wrong
+from .core import CheckResult, call_learner, imagenet_classes, learner_problem, right, top_classes, wrong
 
 __all__ = ["check_network_size", "check_has_colour", "check_top5", "SIZE_CASES"]
 
@@ -71,8 +71,8 @@ def check_network_size(fn: Callable[[int, int, int], tuple[int, int]] | None) ->
 def _colour_cases() -> list[tuple[str, np.ndarray, bool]]:
     """(description, photo, has colour?) for the colour check: a colour photo, its exact gray version,
     the gray version as a JPEG leaves it (channels a unit or two apart), and a faintly tinted photo."""
-    from ..data import sample_images
     from ..metrics import gray_baseline
+    from ..samples import sample_images
 
     photo = sample_images(["coffee"])["coffee"][::4, ::4]  # small: the check runs in a blink
     gray = np.repeat(gray_baseline(photo)[..., 1:2], 3, axis=2)  # exactly R = G = B
@@ -89,11 +89,13 @@ def _colour_cases() -> list[tuple[str, np.ndarray, bool]]:
 
 def check_has_colour(fn: Callable[[np.ndarray], bool] | None) -> CheckResult:
     """``fn(rgb) -> bool``: does an ``(H, W, 3)`` uint8 photo have colour (so the app shows an original)?"""
-    if fn is None or not callable(fn):
-        return call_learner(fn, "my_has_colour(rgb) returning True or False")[1]
+    what = "my_has_colour(rgb) returning True or False"
+    problem = learner_problem(fn, what)  # before loading the photos
+    if problem is not None:
+        return problem
     answers = []
     for text, image, want in _colour_cases():
-        got, problem = call_learner(fn, "my_has_colour(rgb)", image.copy())
+        got, problem = call_learner(fn, what, image.copy())
         if problem is not None:
             return problem
         if not isinstance(got, (bool, np.bool_)):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import game
-from .core import CheckResult, right, wrong
+from .core import CheckResult, call_learner, right, wrong
 
 __all__ = [
     "EXAMPLE_ANSWERS",
@@ -71,15 +71,14 @@ def _close(got: tuple[float, ...], want: tuple[float, float]) -> bool:
 
 def check_wilson_interval(fn: Callable[[int, int], tuple[float, float]] | None) -> CheckResult:
     """``fn(k, n) -> (low, high)``: the Wilson 95% interval of ``k`` successes in ``n`` trials."""
-    if fn is None:
-        return wrong("write a function wilson(k, n) that returns (low, high), then pass it here")
-    if not callable(fn):
-        return wrong(f"pass the function itself (wilson, not wilson(5, 10)); got a {type(fn).__name__}")
     for k, n in _CASES:
+        returned, problem = call_learner(fn, "wilson(k, n) that returns (low, high)", k, n, call=f"wilson({k}, {n})")
+        if problem is not None:
+            return problem
         try:
-            got = tuple(float(v) for v in fn(k, n))
-        except Exception as exc:  # a learner's function may fail in any way: report it, never raise
-            return wrong(f"wilson({k}, {n}) raised {type(exc).__name__}: {exc}")
+            got = tuple(float(v) for v in returned)
+        except (TypeError, ValueError, RuntimeError):  # a tensor of several values raises RuntimeError
+            return wrong(f"wilson({k}, {n}) should return two numbers (low, high), got {returned!r}")
         if len(got) != 2:
             return wrong(f"wilson({k}, {n}) should return two numbers (low, high), got {len(got)}")
         want = game.wilson_interval(k, n)
