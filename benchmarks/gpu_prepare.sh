@@ -12,7 +12,7 @@ $PY - "$SRC" <<'PYEOF'
 import sys
 from pathlib import Path
 from PIL import Image
-from colorlab.data import SAMPLE_PREFIX
+from colorlab.samples import SAMPLE_PREFIX
 from colorlab.splits import SplitRow, read_split, select, sha256_of, write_split
 
 src = Path(sys.argv[1])

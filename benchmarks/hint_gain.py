@@ -27,12 +27,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from colorlab.crops import center_crop_resize  # noqa: E402
-from colorlab.samples import load_item  # noqa: E402
-from colorlab.splits import heldout_images  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
 from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize, load_model, load_pretrained  # noqa: E402
 from colorlab.metrics import gray_baseline, psnr  # noqa: E402
+from colorlab.samples import load_item  # noqa: E402
+from colorlab.splits import heldout_images  # noqa: E402
 
 
 def true_hints(truth: np.ndarray, count: int, rng: np.random.Generator) -> list:

@@ -25,11 +25,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from colorlab.cache import CachedDataset  # noqa: E402
-from colorlab.splits import split_items  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
 from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import colorize, load_model  # noqa: E402
 from colorlab.metrics import colorfulness, gray_baseline, psnr  # noqa: E402
+from colorlab.splits import split_items  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

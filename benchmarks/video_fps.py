@@ -148,7 +148,8 @@ def main(argv=None) -> dict:
         },
     }
     print(
-        f"{args.width}x{args.height}, {n} frames, network input {small.shape[2]}x{small.shape[1]}, batch {args.batch_size}, "
+        f"{args.width}x{args.height}, {n} frames, network input {small.shape[2]}x{small.shape[1]}, "
+        f"batch {args.batch_size}, "
         f"{model_name}, {device} ({torch.get_num_threads()} threads)"
     )
     print(f"{'stage':<14}{'seconds':>10}{'frames/s':>10}")

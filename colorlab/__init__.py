@@ -2,7 +2,7 @@
 
 A grayscale photo goes in, a plausible colour photo comes out. The pieces:
 
-The core a learner reads top to bottom (about 400 lines):
+The core a learner reads top to bottom (under 500 non-blank lines):
 
 * :mod:`colorlab.color` - CIE Lab <-> sRGB in torch, and the network's scaling
 * :mod:`colorlab.model` - encoder, frozen ImageNet feature extractor, fusion, decoder
@@ -17,6 +17,8 @@ Around it:
 * :mod:`colorlab.crops` - the one random-crop sampler, for folders and the cache
 * :mod:`colorlab.backbones` - where each feature extractor and its ImageNet weights come from
 * :mod:`colorlab.checkpoint` - the checkpoint format, safe loading, export, the demo models
+* :mod:`colorlab.transfer` - the U-Net over the pretrained trunk, and :func:`~colorlab.transfer.create_model`
+* :mod:`colorlab.hints` - colour hints: simulated clicks for training, a user's clicks for colorize
 * :mod:`colorlab.infer` - :func:`colorize` for any image size
 * :mod:`colorlab.metrics` - PSNR, SSIM, colorfulness, the gray baseline
 * :mod:`colorlab.device` - the device and number format (bf16 where the hardware has it)
@@ -25,11 +27,13 @@ Around it:
 * :mod:`colorlab.cache` - a memory-mapped uint8 image cache for fast training
 * :mod:`colorlab.download` - dataset archives, checksummed and safely extracted
 * :mod:`colorlab.colorbins` - colour as classification: gamut bins, soft targets, rebalancing, annealed mean
-* :mod:`colorlab.splits` - fixed train/held-out splits as committed file lists with checksums
 * :mod:`colorlab.video` - colorize films without flicker (PyAV)
 * :mod:`colorlab.game` - "real or colorized?": the paper's user study as a classroom game
-* :mod:`colorlab.viz`, :mod:`colorlab.widgets` - figures and apps for the lessons
+* :mod:`colorlab.viz` (a package of figures by subject), :mod:`colorlab.widgets` - figures and apps for the lessons
 * :mod:`colorlab.exercises` - checks for the lessons' exercises
+* :mod:`colorlab.cli` - the ``colorlab`` command
+
+README.md ("How the code is organised") shows the floors and what each module may import.
 
 The most used names are importable from the top level, lazily (importing
 ``colorlab`` stays fast).

@@ -88,7 +88,7 @@ def add_colorize(sub: argparse._SubParsersAction) -> None:
 
 def cmd_colorize(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError
-    from .data import IMAGE_EXTENSIONS
+    from .images import IMAGE_EXTENSIONS
 
     names = _expand(args.images)
     to_stdout = args.output == STDIO
@@ -189,7 +189,7 @@ def _colorize_plan(
 ) -> list[tuple[str, Path | None, str | None]]:
     """``(source, target, error)`` per photo, in the order given: files, the images below folders
     (minus any inside ``out``), and ``-``; a name that yields nothing is one entry with its error."""
-    from .data import IMAGE_EXTENSIONS, find_images, is_colorlab_output
+    from .images import IMAGE_EXTENSIONS, find_images, is_colorlab_output
 
     plan: list[tuple[str, Path | None, str | None]] = []
     for name in names:
@@ -223,8 +223,8 @@ def _plan_problems(plan: list[tuple[str, Path | None, str | None]], overwrite: b
     """Why the plan would lose data: two photos onto one output, an input photo replaced (never
     allowed), a file colorlab did not write replaced (never allowed), an earlier result replaced
     (only with ``--overwrite``)."""
-    from .data import is_colorlab_output
     from .files import replace_problem
+    from .images import is_colorlab_output
 
     problems, by_target = [], {}
     inputs = [s for s, _, e in plan if s != STDIO and not e]
@@ -284,7 +284,7 @@ def _checked_hints(args: argparse.Namespace, photos: int) -> tuple[list | None, 
 
 def _read_stdin_photo() -> np.ndarray:
     """The photo piped into standard input, as ``(H, W, 3)`` or ``(H, W)`` uint8."""
-    from .data import load_image_bytes
+    from .images import load_image_bytes
 
     return load_image_bytes(sys.stdin.buffer.read(), "<stdin>", gray_ok=True)
 
@@ -307,7 +307,7 @@ def _colorize_each(
     to_stdout: bool,
 ) -> int:
     """Colorize and write every photo of the plan, one line per result or failure; returns how many failed."""
-    from .data import ImageLoadError, write_image
+    from .images import ImageLoadError, write_image
     from .infer import colorize
 
     failed = 0

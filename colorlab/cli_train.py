@@ -148,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_cached(args: argparse.Namespace):
     from .cache import CachedDataset
-    from .data import split_items
+    from .splits import split_items
 
     full = CachedDataset(
         args.data, size=args.size, scale=(args.min_scale, 1.0), seed=args.seed, colorful_crops=args.colorful_crops
@@ -167,7 +167,10 @@ def _train_cached(args: argparse.Namespace):
 
 def _train(args: argparse.Namespace) -> int:
     from .cache import is_cache
-    from .data import ColorDataset, find_images, sample_images, split_items
+    from .data import ColorDataset
+    from .images import find_images
+    from .samples import sample_images
+    from .splits import split_items
 
     if args.colorful_crops < 1:
         raise ValueError(f"--colorful-crops must be at least 1, got {args.colorful_crops}")
@@ -361,7 +364,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _images(data: str, only: str = "", split_items: list | None = None) -> dict[str, object]:
     """``{name: item}`` to evaluate; items are loaded one at a time later (paths, ``sample:NAME``)."""
-    from .data import SAMPLE_PHOTOS, SAMPLE_PREFIX, find_images, item_name
+    from .images import find_images
+    from .samples import SAMPLE_PHOTOS, SAMPLE_PREFIX, item_name
 
     if split_items is not None:
         return {item_name(item, data): item for item in split_items}

@@ -171,17 +171,3 @@ def _stack_good(
     good = [image for image, _, _ in batch if image is not None]
     bad = [(index, reason or "unusable") for image, index, reason in batch if image is None]
     return (torch.stack(good) if good else torch.empty((0, 3, size, size), dtype=torch.uint8)), bad
-
-
-# TEMP (removed once every importer is updated): the names that moved out of this module.
-from .images import (  # noqa: E402,F401
-    OUTPUT_MARK,
-    ImageSource,
-    is_colorlab_output,
-    load_image,
-    load_image_bytes,
-    to_rgb,
-    write_image,
-)
-from .samples import PHOTOS_DIR, SAMPLE_PHOTOS, SAMPLE_PREFIX, item_name, sample_images  # noqa: E402,F401
-from .splits import heldout_images, split_items  # noqa: E402,F401

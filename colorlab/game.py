@@ -114,17 +114,10 @@ PhotoSource = str | os.PathLike | np.ndarray | Image.Image
 
 
 def default_photos() -> dict[str, np.ndarray]:
-    """The held-out photos (never trained on), ``{name: (H, W, 3) uint8}``.
+    """The held-out photos (never trained on), ``{name: (H, W, 3) uint8}``: :func:`colorlab.splits.heldout_images`."""
+    from .splits import heldout_images
 
-    Uses :func:`colorlab.data.heldout_images` where the installed colorlab has it,
-    otherwise the two held-out sample photos ``china`` and ``flower``.
-    """
-    from . import data
-
-    heldout = getattr(data, "heldout_images", None)
-    if heldout is not None:
-        return dict(heldout())
-    return data.sample_images(["china", "flower"])
+    return dict(heldout_images())
 
 
 def resolve_photos(photos: Mapping[str, PhotoSource] | str | os.PathLike[str] | None) -> dict[str, PhotoSource]:
@@ -135,7 +128,7 @@ def resolve_photos(photos: Mapping[str, PhotoSource] | str | os.PathLike[str] | 
     if isinstance(photos, Mapping):
         found = dict(photos)
     else:
-        from .data import find_images
+        from .images import find_images
 
         root = Path(photos)
         found = {(p.relative_to(root).as_posix() if root.is_dir() else p.name): p for p in find_images(root)}
@@ -257,7 +250,7 @@ def crop_picture(rgb: np.ndarray, crop: str, size: int = DISPLAY_SIZE) -> np.nda
     :data:`CROPS` (a square of :data:`CROP_FRACTION` of the short side at the
     centre or a corner).
     """
-    from .data import center_crop_resize
+    from .crops import center_crop_resize
 
     if crop == WHOLE:
         return center_crop_resize(rgb, size)
@@ -287,7 +280,7 @@ def picture(
     ``network_size`` is the side the network sees (default
     :data:`colorlab.infer.DEFAULT_SIZE`; smaller is faster and blurrier).
     """
-    from .data import load_image
+    from .images import load_image
     from .infer import DEFAULT_SIZE, colorize
 
     real = crop_picture(load_image(photo), game_round.crop, size)
@@ -460,7 +453,7 @@ def play(
     as for :class:`colorlab.game_app.RealOrColorizedApp`; pictures are made
     once and reused across seeds.
     """
-    from .data import load_image
+    from .images import load_image
 
     if models is None:
         from .infer import load_pretrained

@@ -209,7 +209,7 @@ class RealOrColorizedApp(widgets.VBox):
         key = (r.photo, r.crop, r.model if colorized else None)
         if key not in self._cache:
             if r.photo not in self._loaded:
-                from .data import load_image
+                from .images import load_image
 
                 self._loaded[r.photo] = load_image(self.photos[r.photo])
             model = self.models[r.model] if colorized else None

@@ -18,12 +18,9 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .files import LockedError, atomic_write, exclusive_lock, lock_path
-
-if TYPE_CHECKING:
-    from .game import Round
 
 __all__ = [
     "REAL",
@@ -54,8 +51,18 @@ class ResultsFileError(ValueError):
 RECORD_FIELDS = ("session", "player", "photo", "shown", "model", "answer", "seconds", "time")
 
 
+class RoundFields(Protocol):
+    """What a record needs of a round (:class:`colorlab.game.Round` has it)."""
+
+    photo: str
+    crop: str
+    shown: str
+    model: str | None
+    mode: str
+
+
 def answer_record(
-    game_round: Round,
+    game_round: RoundFields,
     answer: str,
     *,
     seconds: float,

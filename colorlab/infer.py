@@ -20,9 +20,9 @@ from PIL import Image
 from .checkpoint import describe_checkpoint, load_model, load_pretrained, pretrained_path
 from .checks import check_saturation, check_size, check_temperature
 from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
-from .images import ImageSource, load_image
 from .device import choose_precision
 from .hints import NO_HINTS_MESSAGE, hint_image, takes_hints, validate_hints
+from .images import ImageSource, load_image
 from .model import STRIDE, ColorizationNet
 
 __all__ = [

@@ -136,7 +136,7 @@ def demo_clip(
     default photos are CC0 (see ``data/README.md``).
     """
     av = _av()
-    from .data import sample_images
+    from .samples import sample_images
 
     out = Path(path)
     muxer, video_codec, audio_codec = _output_format(out, overwrite)

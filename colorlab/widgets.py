@@ -1,7 +1,7 @@
 """The live-colorization app and the Lab colour picker, as ipywidgets.
 
 The widgets only wire controls to library calls (:func:`colorlab.infer.colorize`,
-:func:`colorlab.data.load_image`, :func:`colorlab.metrics.gray_baseline`), so
+:func:`colorlab.images.load_image`, :func:`colorlab.metrics.gray_baseline`), so
 everything here can be driven and tested from Python without a browser:
 
 >>> app = ColorizeApp()
@@ -34,8 +34,9 @@ except ModuleNotFoundError as exc:  # the plain install is the library and the c
 from .checkpoint import DEFAULT_HEAD, DEMO_MODELS, pretrained_path
 from .color import lab_to_rgb
 from .colorbins import TEMPERATURE
-from .data import SAMPLE_PHOTOS, ImageLoadError, is_grayscale, load_image_bytes
+from .images import ImageLoadError, is_grayscale, load_image_bytes
 from .metrics import gray_baseline
+from .samples import SAMPLE_PHOTOS
 from .ui import ERROR_COLOUR, coloured, png_bytes
 
 __all__ = ["ColorizeApp", "RealOrColorizedApp", "ab_picker", "png_bytes", "find_checkpoints", "demo_checkpoints"]
@@ -243,7 +244,7 @@ class ColorizeApp(widgets.VBox):
         name = change["new"]
         if name == UPLOADED or self._quiet:
             return
-        from .data import sample_images
+        from .samples import sample_images
 
         self.set_source(name, sample_images([name])[name])
 

@@ -26,8 +26,8 @@ from PIL import Image
 from colorlab.checkpoint import save_checkpoint
 from colorlab.cli import main as cli_main
 from colorlab.data import ColorDataset
-from colorlab.images import ImageLoadError, load_image
 from colorlab.engine import TrainConfig, Trainer
+from colorlab.images import ImageLoadError, load_image
 from colorlab.infer import colorize
 from colorlab.model import build_model
 

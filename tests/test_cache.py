@@ -192,11 +192,7 @@ def test_colorful_crops_work_on_a_cache_too(tmp_path):
     plain, picky = CachedDataset(cache, **kwargs), CachedDataset(cache, colorful_crops=4, **kwargs)
 
     def mean_red(ds: CachedDataset) -> float:  # item 0 over 40 epochs: 40 different crops
-        return float(
-            np.mean(
-                [red_fraction(next(ds.batches([[0]], e, torch.device("cpu")))[0]) for e in range(40)]
-            )
-        )
+        return float(np.mean([red_fraction(next(ds.batches([[0]], e, torch.device("cpu")))[0]) for e in range(40)]))
 
     red = {"plain": mean_red(plain), "picky": mean_red(picky)}
     assert 0.2 < red["plain"] < 0.8 and red["picky"] > red["plain"] + 0.2

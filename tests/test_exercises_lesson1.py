@@ -161,8 +161,8 @@ def test_typical_delta_e_slips_are_named(slip, said):
 def test_the_worked_luma_psnr_solution_passes():
     from PIL import Image
 
-    from colorlab.samples import sample_images
     from colorlab.metrics import gray_baseline, psnr
+    from colorlab.samples import sample_images
 
     rgb = sample_images([lesson1.LUMA_PHOTO])[lesson1.LUMA_PHOTO]
     luma = np.asarray(Image.fromarray(rgb).convert("L"))

@@ -164,13 +164,9 @@ def test_photos_from_a_folder_are_named_by_their_path_inside_it(tmp_path):
         game.resolve_photos(tmp_path / "empty")
 
 
-def test_default_photos_are_china_and_flower_until_colorlab_has_heldout_images(monkeypatch):
-    from colorlab import data
-
-    monkeypatch.delattr(data, "heldout_images", raising=False)
+def test_default_photos_are_the_held_out_photos():
+    """Without a photo folder the game shows what no model trained on: the bundled held-out photos."""
     assert sorted(game.default_photos()) == ["china", "flower"]
-    monkeypatch.setattr(data, "heldout_images", lambda: {"held": np.zeros((8, 8, 3), np.uint8)}, raising=False)
-    assert list(game.default_photos()) == ["held"]
 
 
 # --- the results file ----------------------------------------------------------------------

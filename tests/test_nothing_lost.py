@@ -27,9 +27,9 @@ from colorlab.cache import prepare, read_index
 from colorlab.checkpoint import load_checkpoint, save_checkpoint
 from colorlab.cli import main
 from colorlab.color import rgb_uint8_to_lab
-from colorlab.images import ImageLoadError, find_images, load_image
 from colorlab.engine import TrainConfig, Trainer
 from colorlab.files import exclusive_lock
+from colorlab.images import ImageLoadError, find_images, load_image
 from colorlab.model import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
