@@ -20,11 +20,17 @@ the buttons (those are :class:`colorlab.game_app.RealOrColorizedApp`):
   games (:func:`play`) and a simulated class (:func:`simulate_class`), to try
   it all without anyone clicking.
 
-Few photos, several crops: the held-out set is small (two photos today), so a
-game shows several square crops of each photo (the centre and the four
-corners, :data:`CROPS`) to reach about :data:`TARGET_ROUNDS` rounds. A fair
+The photos: 24 that no demo model trained on (:func:`default_photos`; 22
+held-out clothing photos and ``china`` and ``flower``), so a game of
+:data:`TARGET_ROUNDS` rounds shows 12 of them whole, 6 real and 6 colorized,
+drawn afresh for each game. With fewer photos a game shows several square
+crops of each (the centre and the four corners, :data:`CROPS`). A fair
 single-picture game shows every crop of one photo the same way (all real or
 all colorized), so that nobody sees the same scene both real and colorized.
+
+A seed fixes a game; without one every plan, game and "Play again" draws a new
+seed (:func:`new_seed`), so no order can be learnt by heart. The seed goes into
+every answer of the results file, so any game can be replayed exactly.
 """
 
 from __future__ import annotations
@@ -72,7 +78,10 @@ __all__ = [
     "GameSummary",
     "ResultsFileError",
     "default_photos",
+    "default_photo_items",
     "resolve_photos",
+    "new_seed",
+    "load_photo",
     "plan_rounds",
     "crop_picture",
     "picture",
@@ -113,18 +122,40 @@ PhotoSource = str | os.PathLike | np.ndarray | Image.Image
 # --- Photos and the plan ------------------------------------------------------------
 
 
-def default_photos() -> dict[str, np.ndarray]:
-    """The held-out photos (never trained on), ``{name: (H, W, 3) uint8}``: :func:`colorlab.splits.heldout_images`."""
-    from .splits import heldout_images
+def default_photo_items() -> dict[str, PhotoSource]:
+    """The game's own photos by name, not loaded (paths, and ``"sample:NAME"`` for the bundled ones):
+    :func:`colorlab.splits.game_photo_items`, 24 photos no demo model trained on."""
+    from .splits import game_photo_items
 
-    return dict(heldout_images())
+    return dict(game_photo_items())
+
+
+def default_photos() -> dict[str, np.ndarray]:
+    """The game's own photos (never trained on), loaded: ``{name: (H, W, 3) uint8}``
+    (:func:`colorlab.splits.game_images`)."""
+    from .splits import game_images
+
+    return game_images()
+
+
+def new_seed() -> int:
+    """A fresh seed for a game (from the operating system's entropy): what a plan without a seed uses."""
+    return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+
+
+def load_photo(photo: PhotoSource) -> np.ndarray:
+    """A photo of a game as ``(H, W, 3)`` uint8: an image, a path, or ``"sample:NAME"`` for a bundled photo."""
+    from .samples import load_item
+
+    return load_item(photo)
 
 
 def resolve_photos(photos: Mapping[str, PhotoSource] | str | os.PathLike[str] | None) -> dict[str, PhotoSource]:
     """The photos of a game by name: a mapping as given, a folder's images (recursive) by their
-    path relative to it, or :func:`default_photos` for ``None``. Files are loaded only when shown."""
+    path relative to it, or :func:`default_photo_items` for ``None``. Files are loaded only when shown
+    (:func:`load_photo`)."""
     if photos is None:
-        return dict(default_photos())
+        return default_photo_items()
     if isinstance(photos, Mapping):
         found = dict(photos)
     else:
@@ -172,13 +203,14 @@ def _crops_for(n_photos: int, crops_per_photo: int | None, target: int) -> tuple
 def plan_rounds(
     photos: Sequence[str],
     models: Sequence[str],
-    seed: int = 0,
+    seed: int | None = None,
     *,
     mode: str = SINGLE,
     crops_per_photo: int | None = None,
     max_rounds: int = TARGET_ROUNDS,
 ) -> list[Round]:
-    """The rounds of one game, fixed by ``seed`` (the same photos, models and seed: the same game).
+    """The rounds of one game, fixed by ``seed`` (the same photos, models and seed: the same game);
+    ``seed=None`` draws a new one (:func:`new_seed`), so each such plan is a fresh order.
 
     :data:`SINGLE` mode: an even number of photos is drawn; half of them are
     shown real and half colorized, every crop of a photo the same way, so no
@@ -198,7 +230,7 @@ def plan_rounds(
         raise ValueError("no photos given")
     if max_rounds < 2:
         raise ValueError(f"max_rounds must be at least 2 (one real, one colorized), got {max_rounds}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(new_seed() if seed is None else seed)
     names = [str(n) for n in sorted(photos, key=str)]
     names = [names[i] for i in rng.permutation(len(names))]
     usable = len(names) if (mode == PAIRS or len(names) == 1) else len(names) - len(names) % 2
@@ -280,10 +312,9 @@ def picture(
     ``network_size`` is the side the network sees (default
     :data:`colorlab.infer.DEFAULT_SIZE`; smaller is faster and blurrier).
     """
-    from .images import load_image
     from .infer import DEFAULT_SIZE, colorize
 
-    real = crop_picture(load_image(photo), game_round.crop, size)
+    real = crop_picture(load_photo(photo), game_round.crop, size)
     want_colorized = game_round.shown == COLORIZED if colorized is None else colorized
     if not want_colorized:
         return real
@@ -436,7 +467,7 @@ def results_figure(
 
 def play(
     judge: Callable[[np.ndarray], str],
-    seeds: Iterable[int] = (0,),
+    seeds: Iterable[int] | None = None,
     photos: Mapping[str, PhotoSource] | str | os.PathLike[str] | None = None,
     models: Mapping[str, Any] | None = None,
     *,
@@ -445,7 +476,8 @@ def play(
     network_size: int | None = None,
     max_rounds: int = TARGET_ROUNDS,
 ) -> list[dict[str, Any]]:
-    """Let a function play one game per seed; returns its answers as results-file records.
+    """Let a function play one game per seed (``None``: one game with a new seed, :func:`new_seed`);
+    returns its answers as results-file records (each names its game's seed).
 
     ``judge`` gets each picture, ``(size, size, 3)`` uint8, and returns
     :data:`REAL` or :data:`COLORIZED`: an automatic judge (e.g. a colourfulness
@@ -453,12 +485,12 @@ def play(
     as for :class:`colorlab.game_app.RealOrColorizedApp`; pictures are made
     once and reused across seeds.
     """
-    from .images import load_image
-
     if models is None:
         from .infer import load_pretrained
 
         models = {"demo": load_pretrained()}
+    if seeds is None:
+        seeds = [new_seed()]
     sources = resolve_photos(photos)
     loaded: dict[str, np.ndarray] = {}
     pictures: dict[tuple[str, str, str | None], np.ndarray] = {}
@@ -468,7 +500,7 @@ def play(
             key = (r.photo, r.crop, r.model)
             if key not in pictures:
                 if r.photo not in loaded:
-                    loaded[r.photo] = load_image(sources[r.photo])
+                    loaded[r.photo] = load_photo(sources[r.photo])
                 model = models[r.model] if r.model is not None else None
                 pictures[key] = picture(loaded[r.photo], r, model, size=size, network_size=network_size)
             started = time.monotonic()

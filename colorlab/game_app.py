@@ -43,11 +43,15 @@ class RealOrColorizedApp(widgets.VBox):
     """Show pictures one at a time (or real/colorized pairs); the viewer answers; the end shows the score.
 
     ``photos``: ``{name: image or path}``, a folder of images, or ``None`` for
-    the held-out photos (:func:`colorlab.game.default_photos`). ``models``:
+    the game's 24 held-out photos (:func:`colorlab.game.default_photos`). ``models``:
     ``{label: model or checkpoint path}`` (``None``: ``{"demo": load_pretrained()}``);
     with several models the colorized pictures are shared among them.
     ``seed`` fixes the game (:func:`colorlab.game.plan_rounds`); give each
-    player of a class their own seed. ``results_path``: a JSON Lines file each
+    player of a class their own seed. ``None`` (the default) draws a new seed,
+    so every app is a fresh order. "Play again" (:meth:`play_again`) deals a new
+    game: with a given seed, the same sequence of games every time; without
+    one, new seeds. :attr:`seed` is the seed of the game on screen, and every
+    answer records it. ``results_path``: a JSON Lines file each
     answer is appended to (safe for a whole class writing at once); ``None``
     keeps the answers in :attr:`records` only. ``feedback=True`` says after each
     answer whether it was right (a study does not: it teaches the viewer).
@@ -64,7 +68,7 @@ class RealOrColorizedApp(widgets.VBox):
         photos: Mapping[str, Any] | str | os.PathLike[str] | None = None,
         models: Mapping[str, Any] | None = None,
         *,
-        seed: int = 0,
+        seed: int | None = None,
         player: str = "anonymous",
         results_path: str | os.PathLike[str] | None = None,
         mode: str = SINGLE,
@@ -76,17 +80,17 @@ class RealOrColorizedApp(widgets.VBox):
     ) -> None:
         self.photos = game.resolve_photos(photos)
         self.models = _load_models(models)
-        self.seed, self.player, self.mode, self.feedback = seed, player, mode, feedback
+        self.player, self.mode, self.feedback = player, mode, feedback
         self.size, self.network_size = size, network_size
         self.results_path = Path(results_path) if results_path is not None else None
-        self.rounds: list[Round] = game.plan_rounds(
-            list(self.photos),
-            list(self.models),
-            seed,
-            mode=mode,
-            crops_per_photo=crops_per_photo,
-            max_rounds=max_rounds,
-        )
+        self._plan_options: dict[str, Any] = {
+            "mode": mode,
+            "crops_per_photo": crops_per_photo,
+            "max_rounds": max_rounds,
+        }
+        # The seeds of the games after the first: from the given seed (the same games each time), else fresh.
+        self._next_seeds = np.random.default_rng(seed)
+        self._plan(game.new_seed() if seed is None else seed)
         self._cache: dict[tuple[str, str, str | None], np.ndarray] = {}
         self._loaded: dict[str, np.ndarray] = {}
         self._build_widgets()
@@ -122,7 +126,7 @@ class RealOrColorizedApp(widgets.VBox):
         self.colorized_button.on_click(lambda _: self.answer(COLORIZED))
         self.left_button.on_click(lambda _: self.pick("left"))
         self.right_button.on_click(lambda _: self.pick("right"))
-        self.again_button.on_click(lambda _: self.restart())
+        self.again_button.on_click(lambda _: self.play_again())
 
     def _build_layout(self) -> list[widgets.Widget]:
         """The app top to bottom: title, progress, the round (pictures over buttons), message, end panel."""
@@ -151,8 +155,20 @@ class RealOrColorizedApp(widgets.VBox):
 
     # --- actions ------------------------------------------------------------------
 
+    def _plan(self, seed: int) -> None:
+        """Deal the game of ``seed`` (:func:`colorlab.game.plan_rounds`) without showing it."""
+        self.seed = int(seed)
+        self.rounds: list[Round] = game.plan_rounds(
+            list(self.photos), list(self.models), self.seed, **self._plan_options
+        )
+
+    def play_again(self) -> None:
+        """A new game ("Play again"): a new seed, so other pictures in another order; a new session id."""
+        self._plan(int(self._next_seeds.integers(2**31)))
+        self.restart()
+
     def restart(self) -> None:
-        """Start (again) from the first round: the same seed, so the same order; a new session id."""
+        """Start this game again from the first round: the same seed, so the same order; a new session id."""
         self.session = uuid.uuid4().hex[:12]
         self.position = 0
         self.records: list[dict[str, Any]] = []
@@ -209,9 +225,7 @@ class RealOrColorizedApp(widgets.VBox):
         key = (r.photo, r.crop, r.model if colorized else None)
         if key not in self._cache:
             if r.photo not in self._loaded:
-                from .images import load_image
-
-                self._loaded[r.photo] = load_image(self.photos[r.photo])
+                self._loaded[r.photo] = game.load_photo(self.photos[r.photo])
             model = self.models[r.model] if colorized else None
             self._cache[key] = game.picture(
                 self._loaded[r.photo], r, model, size=self.size, colorized=colorized, network_size=self.network_size

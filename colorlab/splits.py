@@ -41,6 +41,9 @@ __all__ = [
     "MIX_SOURCES",
     "sha256_of",
     "heldout_images",
+    "GAME_FOLDER",
+    "game_photo_items",
+    "game_images",
     "split_items",
 ]
 
@@ -48,6 +51,8 @@ __all__ = [
 SPLITS = ("train", "heldout")
 #: Bundled photos held out from the demo models' training.
 HELD_OUT_SAMPLES = ("china", "flower")
+#: The folder of ``data/photos`` with the game's photos: small copies of held-out photos (data/README.md).
+GAME_FOLDER = "game"
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,30 @@ def heldout_images(
         rows = [r for r in rows if r.name.startswith(SAMPLE_PREFIX)]
     items = select(rows, "heldout", root or ".")
     return {item_name(item, root).removeprefix(SAMPLE_PREFIX): load_item(item) for item in items}
+
+
+def game_photo_items() -> dict[str, Path | str]:
+    """The photos of "Real or colorized?" (:mod:`colorlab.game`) by name, not loaded: no demo model trained on any.
+
+    The small copies in ``data/photos/game`` (22 held-out clothing photos of the photo mix,
+    ``clothing-<id>``; data/README.md says where each comes from), then ``china`` and ``flower``
+    as ``"sample:NAME"`` (load any of them with :func:`colorlab.samples.load_item`).
+    """
+    from .resources import photo_path
+
+    folder = photo_path(GAME_FOLDER)
+    found: dict[str, Path | str] = {p.stem: p for p in sorted(folder.glob("*.jpg"))}
+    if not found:
+        raise FileNotFoundError(
+            f"{folder}: the game's photos are missing; they ship in every install of colorlab-koala "
+            "(reinstall: pip install --force-reinstall --no-deps colorlab-koala)"
+        )
+    return {**found, **{name: SAMPLE_PREFIX + name for name in HELD_OUT_SAMPLES}}
+
+
+def game_images() -> dict[str, np.ndarray]:
+    """The photos of :func:`game_photo_items`, loaded: ``{name: (H, W, 3) uint8}``."""
+    return {name: load_item(item) for name, item in game_photo_items().items()}
 
 
 def split_items(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,16 +40,25 @@ from .metrics import gray_baseline
 from .samples import SAMPLE_PHOTOS
 from .ui import ERROR_COLOUR, coloured, png_bytes
 
-__all__ = ["ColorizeApp", "RealOrColorizedApp", "ab_picker", "png_bytes", "find_checkpoints", "demo_checkpoints"]
+__all__ = [
+    "ColorizeApp",
+    "RealOrColorizedApp",
+    "ab_picker",
+    "png_bytes",
+    "find_checkpoints",
+    "checkpoint_label",
+    "demo_checkpoints",
+]
 
 #: Longest side of the before/after previews (the download keeps the full size).
 PREVIEW_SIDE = 640
-#: Menu labels of the shipped demo models, by head (those whose files exist are listed).
+#: Menu labels of the shipped demo models, by head (those whose files exist are listed): the
+#: transfer U-Net's two heads, then the paper's net's (:data:`colorlab.checkpoint.DEMO_MODELS`).
 DEMO_LABELS = {
-    "regression": "demo: U-Net (default)",
-    "classification": "demo: U-Net vivid (colour bins)",
-    "paper-regression": "demo: paper net (regression)",
-    "paper-classification": "demo: paper net (colour bins)",
+    "regression": "U-Net (default)",
+    "classification": "Vivid (classification)",
+    "paper-regression": "Regression (paper)",
+    "paper-classification": "Classification (paper)",
 }
 #: The menu's default: the demo model that :func:`colorlab.colorize` uses.
 DEMO_MODEL = DEMO_LABELS[DEFAULT_HEAD]
@@ -58,6 +68,12 @@ BUSY_TEXT = "colorizing…"
 MIN_TEMPERATURE = 0.05
 #: The photo menu's entry for "use what was uploaded".
 UPLOADED = "(uploaded photo)"
+#: Style of a control whose description is long: the label takes the room it needs instead of
+#: ipywidgets' fixed width (where "Temperature" is cut off).
+LONG_DESCRIPTION = {"description_width": "initial"}
+#: A checkpoint a lesson writes: its file or its folder starts with the lesson's number
+#: (``03_training.pt``, ``runs/lesson3/run.pt``).
+_LESSON = re.compile(r"^(?:lesson[ _-]?)?0*(\d{1,2})(?:[ _.-]|$)", re.IGNORECASE)
 
 
 def _preview(rgb: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
@@ -69,14 +85,26 @@ def _preview(rgb: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR, reducing_gap=2.0))
 
 
+def checkpoint_label(path: str | os.PathLike[str]) -> str:
+    """The menu label of a checkpoint: ``"Lesson 3: your model (03_training.pt)"`` for one a lesson
+    wrote (its file name, or else its folder's, starts with the lesson's number), else its file name."""
+    path = Path(path)
+    for name in (path.stem, path.parent.name):
+        found = _LESSON.match(name)
+        if found and int(found.group(1)) > 0:
+            return f"Lesson {int(found.group(1))}: your model ({path.name})"
+    return path.name
+
+
 def find_checkpoints(folders: tuple[str | os.PathLike[str], ...] = ("runs", "../runs")) -> dict[str, Path]:
-    """Colorlab checkpoints (``*.pt``) in ``folders``, by file name (e.g. those lesson 3 writes)."""
+    """Colorlab checkpoints (``*.pt``) in ``folders``, by menu label (:func:`checkpoint_label`: a lesson's
+    own, e.g. ``"Lesson 3: your model (03_training.pt)"``; any other by its file name)."""
     found: dict[str, Path] = {}
     for folder in folders:
         folder = Path(folder)
         if folder.is_dir():
             for p in sorted(folder.glob("*.pt")):
-                found.setdefault(p.name, p)
+                found.setdefault(checkpoint_label(p), p)
     return found
 
 
@@ -175,6 +203,7 @@ class ColorizeApp(widgets.VBox):
             description="Saturation",
             continuous_update=False,
             readout_format=".1f",
+            style=LONG_DESCRIPTION,
         )
         self.temperature = widgets.FloatSlider(
             value=TEMPERATURE,
@@ -184,6 +213,7 @@ class ColorizeApp(widgets.VBox):
             description="Temperature",
             continuous_update=False,
             readout_format=".2f",
+            style=LONG_DESCRIPTION,
         )
         self.temperature_box = widgets.HBox(
             [

@@ -199,7 +199,7 @@ def test_lesson_5_app_works_after_run_all_and_colorizes_an_uploaded_photo_in_a_r
             assert page.locator("text=notes.txt: not an image").count() == 1
             assert page.locator("text=my_top5(logits) returning").count() == 1
             # ... and the app at the top still shows the start photo, with a status line and no error.
-            status = app.locator("text=chelsea: 451x300, model demo:").first
+            status = app.locator("text=chelsea: 451x300, model U-Net (default)").first
             status.wait_for(state="visible")
             assert app.locator("span[style*='#b00020']").count() == 0, (app.text_content() or "")[:500]
             assert "Egyptian cat" in (app.text_content() or "")  # the extractor's top-5
@@ -240,6 +240,55 @@ def test_lesson_5_app_works_after_run_all_and_colorizes_an_uploaded_photo_in_a_r
             browser.close()
     for shot in (after_run_all, screenshot):
         assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+#: A notebook with lesson 5's app, its temperature slider shown, and beside it a slider with ipywidgets'
+#: default label width (the control: there "Temperature" is cut off, so the measurement can see it).
+LABELS_NOTEBOOK_CELLS = [
+    "from colorlab.widgets import ColorizeApp\n"
+    "app = ColorizeApp(checkpoints={}, photo=None)\n"
+    "app.temperature_box.layout.display = None\n"
+    "app",
+    "import ipywidgets as widgets\n"
+    "widgets.VBox([widgets.HTML('default label width'), widgets.FloatSlider(description='Temperature')])",
+]
+#: Every description label in an element, with whether its whole text shows (no ellipsis, nothing clipped).
+LABELS_JS = """e => [...e.querySelectorAll('.widget-label')].filter(l => l.offsetParent !== null && l.textContent)
+    .map(l => [l.textContent, l.scrollWidth <= l.clientWidth])"""
+
+
+def test_lesson_5_app_shows_every_control_label_in_full_in_a_real_browser(jupyterlab, tmp_path):
+    """The app's labels ("Temperature", "Saturation", ...) fit their boxes: scrollWidth <= clientWidth.
+    A slider with ipywidgets' default label width, beside it, shows "Temperature" cut off."""
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in LABELS_NOTEBOOK_CELLS])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "served" / "notebooks" / "labels.ipynb")
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(300_000)
+            open_and_run_all(page, jupyterlab, "labels.ipynb")
+            wait_until_run_all_is_done(page)
+            app = page.locator(".jp-OutputArea .widget-vbox:has-text('colorlab: colorize a photo')").first
+            app.wait_for(state="visible")
+            app.locator(".widget-label", has_text="Temperature").first.wait_for(state="visible")
+            control = page.locator(".jp-OutputArea .widget-vbox:has-text('default label width')").first
+            control.locator(".widget-label", has_text="Temperature").first.wait_for(state="visible")
+            labels = app.evaluate(LABELS_JS)
+            shown = {text for text, _ in labels}
+            assert {"Photo", "Model", "Saturation", "Temperature"} <= shown, labels
+            assert all(fits for _, fits in labels), f"labels cut off: {[t for t, fits in labels if not fits]}"
+            assert control.evaluate(LABELS_JS) == [["Temperature", False]]  # the measurement sees a cut
+        except Exception:
+            page.screenshot(path=str(SCREENSHOT_DIR / "browser_labels_failure.png"), full_page=False)
+            raise
+        finally:
+            browser.close()
 
 
 def test_lesson_7_game_is_played_to_its_summary_in_a_real_browser(jupyterlab, tmp_path):

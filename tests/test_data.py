@@ -257,3 +257,28 @@ def test_photo_mix_split_holds_out_every_nth_photo_per_collection_by_rules_that_
     shutil.rmtree(tmp_path / "food")
     with pytest.raises(ValueError, match="food: missing"):
         photo_mix_split(tmp_path, progress=False)
+
+
+def test_the_games_photos_are_small_copies_of_held_out_photos_each_documented_with_its_source():
+    """data/photos/game: 22 clothing photos the photo mix holds out (CC0), 320 px on the long side, under
+    1.5 MB in all; data/README.md names each one's source in the split with the original's SHA-256."""
+    import re
+
+    from colorlab.resources import data_dir, split_path
+    from colorlab.splits import game_images, game_photo_items, read_split
+
+    files = sorted((data_dir() / "photos" / "game").iterdir())
+    assert len(files) == 22 and all(f.suffix == ".jpg" for f in files)
+    assert sum(f.stat().st_size for f in files) < 1.5e6
+    heldout = {r.name: r.sha256 for r in read_split(split_path("photo-mix.csv")) if r.split == "heldout"}
+    readme = (data_dir() / "README.md").read_text(encoding="utf-8")
+    for f in files:
+        (source, sha) = re.search(rf"\| `{f.name}` \| `([^`]+)` \| `([0-9a-f]{{64}})` \|", readme).groups()
+        assert source.startswith("clothing/images/" + f.stem.removeprefix("clothing-")), f.name
+        assert heldout[source] == sha, f"{f.name}: {source} is not a held-out photo with that checksum"
+        with Image.open(f) as img:
+            assert img.format == "JPEG" and max(img.size) == 320, f.name
+    photos = game_images()
+    assert list(photos) == list(game_photo_items()) and len(photos) == 24
+    assert {"china", "flower"} <= set(photos)
+    assert not any(is_grayscale(p) for p in photos.values())

@@ -70,6 +70,18 @@ def test_plan_is_fixed_by_the_seed_whatever_order_the_photos_come_in():
     assert a == game.plan_rounds(["flower", "china"], ["demo"], seed=3)
     others = [game.plan_rounds(["china", "flower"], ["demo"], seed=s) for s in range(4, 10)]
     assert any(o != a for o in others)
+    names = list(game.default_photo_items())
+    assert game.plan_rounds(names, ["demo"], seed=3) == game.plan_rounds(names[::-1], ["demo"], seed=3)
+
+
+def test_a_plan_without_a_seed_is_a_fresh_game_each_time(monkeypatch):
+    names = list(game.default_photo_items())
+    plans = [game.plan_rounds(names, ["demo"]) for _ in range(5)]
+    assert all(len(p) == game.TARGET_ROUNDS for p in plans)
+    assert len({tuple(p) for p in plans}) == 5  # 24 photos: an identical deal is all but impossible
+    drawn = []
+    monkeypatch.setattr(game, "new_seed", lambda: drawn.append(41) or 41)
+    assert game.plan_rounds(names, ["demo"]) == game.plan_rounds(names, ["demo"], seed=41) and drawn == [41]
 
 
 def test_single_plan_has_equal_halves_and_never_shows_one_photo_both_real_and_colorized():
@@ -164,9 +176,58 @@ def test_photos_from_a_folder_are_named_by_their_path_inside_it(tmp_path):
         game.resolve_photos(tmp_path / "empty")
 
 
-def test_default_photos_are_the_held_out_photos():
-    """Without a photo folder the game shows what no model trained on: the bundled held-out photos."""
-    assert sorted(game.default_photos()) == ["china", "flower"]
+def test_default_photos_are_24_held_out_photos():
+    """Without a photo folder the game shows what no model trained on: 22 held-out clothing photos of
+    the U-Nets' photo mix, shipped small, and the bundled held-out china and flower."""
+    from colorlab.resources import split_path
+    from colorlab.splits import read_split
+
+    items = game.default_photo_items()
+    assert len(items) == 24 and items["china"] == "sample:china" and items["flower"] == "sample:flower"
+    clothing = sorted(n for n in items if n.startswith("clothing-"))
+    assert len(clothing) == 22
+    rows = read_split(split_path("photo-mix.csv"))
+    for name in clothing:  # each one is a held-out photo of the mix (the name keeps its id's first 8 digits)
+        (row,) = [r for r in rows if r.name.startswith("clothing/images/" + name.removeprefix("clothing-"))]
+        assert row.split == "heldout", name
+    assert game.resolve_photos(None) == items  # a game loads a photo only when it shows it
+    photos = game.default_photos()
+    assert list(photos) == list(items)
+    assert all(p.dtype == np.uint8 and p.ndim == 3 and p.shape[2] == 3 for p in photos.values())
+    assert max(photos["clothing-00003aeb"].shape[:2]) == 320
+    plan = game.plan_rounds(list(items), ["demo"], seed=0)  # the default game: 12 whole photos, 6 of them real
+    assert len(plan) == game.TARGET_ROUNDS and {r.crop for r in plan} == {game.WHOLE}
+    assert Counter(r.shown for r in plan) == {REAL: 6, COLORIZED: 6} and len({r.photo for r in plan}) == 12
+
+
+def _blind(strategy: str, position: int, photo: str, names: list[str]) -> str:
+    """An answer that never looks at the picture: always real, always colorized, alternating,
+    or by the photo's name (a rule learnt by heart from an earlier game)."""
+    if strategy == "alternating":
+        return REAL if position % 2 == 0 else COLORIZED
+    if strategy == "by name":
+        return REAL if names.index(photo) % 2 == 0 else COLORIZED
+    return strategy
+
+
+@pytest.mark.parametrize("strategy", [REAL, COLORIZED, "alternating", "by name"])
+def test_blind_strategies_score_at_chance_over_many_default_games(strategy):
+    """400 default games (the 24 photos, one model, a seed each as "Play again" draws them): a rule
+    that never looks at the picture is right about half the time, 0.5 inside the Wilson 95% interval
+    of its score. (Two photos and one replayed seed let alternating answers score 8/10.)"""
+    names = sorted(game.default_photo_items())
+    seeds = np.random.default_rng(2024).integers(2**31, size=400)
+    correct = total = 0
+    per_game = []
+    for seed in seeds:
+        plan = game.plan_rounds(names, ["demo"], int(seed))
+        right = sum(_blind(strategy, i, r.photo, names) == r.shown for i, r in enumerate(plan))
+        correct, total = correct + right, total + len(plan)
+        per_game.append(right / len(plan))
+    low, high = game.wilson_interval(correct, total)
+    assert total == 400 * game.TARGET_ROUNDS
+    assert low <= 0.5 <= high, f"{strategy}: {correct}/{total} right, 95% CI {low:.3f}-{high:.3f}"
+    assert np.mean(np.array(per_game) >= 0.75) < 0.25, strategy  # no blind rule wins most games
 
 
 # --- the results file ----------------------------------------------------------------------
@@ -380,24 +441,48 @@ def test_the_end_shows_the_score_the_fooled_rate_and_a_figure(small_photos, tiny
     assert len(app.records) == len(app.rounds)
 
 
-def test_play_again_restarts_in_the_same_order_as_a_new_session(small_photos, tiny_net, tmp_path):
-    results = tmp_path / "class.jsonl"
-    app = make_app(small_photos, tiny_net, seed=5, results_path=results)
+def play_through(app, verdict=REAL) -> list:
+    """Answer every round; the rounds with the bytes of the picture each one showed."""
     seen = []
     while not app.finished:
         seen.append((app.current, bytes(app.image.value)))
-        app.real_button.click()
+        app.answer(verdict)
+    return seen
+
+
+def test_play_again_deals_a_new_game_as_a_new_session(small_photos, tiny_net, tmp_path):
+    results = tmp_path / "class.jsonl"
+    app = make_app(small_photos, tiny_net, seed=5, results_path=results)
+    assert app.seed == 5 and app.rounds == game.plan_rounds(list(small_photos), ["tiny"], 5)
+    seen = play_through(app)
     first_session = app.session
     app.again_button.click()
     assert app.position == 0 and app.records == [] and app.summary_html.value == ""
     assert app.session != first_session and app.play_box.layout.display is None
-    again = []
-    while not app.finished:
-        again.append((app.current, bytes(app.image.value)))
-        app.colorized_button.click()
-    assert again == seen
+    assert app.seed != 5 and app.rounds == game.plan_rounds(list(small_photos), ["tiny"], app.seed)
+    again = play_through(app, COLORIZED)
+    assert [r for r, _ in again] != [r for r, _ in seen]  # a new order, not the game just played
     pooled = game.pool_results(results)
     assert pooled.sessions == 2 and pooled.answers == 2 * len(seen)
+    assert {r["seed"] for r in game.read_results(results)} == {5, app.seed}  # each answer names its game
+    # The same seed gives the same games, "Play again" included; restart() replays the game on screen.
+    twin = make_app(small_photos, tiny_net, seed=5)
+    assert play_through(twin) == seen
+    twin.play_again()
+    assert twin.seed == app.seed and twin.rounds == app.rounds
+    twin.answer(REAL)
+    twin.restart()
+    assert twin.position == 0 and twin.seed == app.seed and twin.rounds == app.rounds
+
+
+def test_without_a_seed_every_app_and_every_play_again_is_a_fresh_game(small_photos, tiny_net):
+    apps = [make_app(small_photos, tiny_net) for _ in range(3)]
+    seeds = [a.seed for a in apps]
+    for a in apps:
+        a.play_again()
+        seeds.append(a.seed)
+        assert a.rounds == game.plan_rounds(list(small_photos), ["tiny"], a.seed)
+    assert len(set(seeds)) == len(seeds)
 
 
 def test_two_models_share_the_colorized_pictures_and_each_answer_names_its_model(small_photos, tiny_net):
@@ -479,6 +564,14 @@ def test_a_judge_function_plays_the_same_seeded_games_people_get(small_photos, t
     assert s.sessions == 2 and s.fooled.rate == 1.0 and s.accuracy == 0.5  # "always real" scores one half
     with pytest.raises(ValueError, match="answer must be one of"):
         game.play(lambda picture: "maybe", photos=small_photos, models={"tiny": tiny_net}, size=32, network_size=32)
+    fresh = [
+        game.play(always_real, photos=small_photos, models={"tiny": tiny_net}, size=32, network_size=32)
+        for _ in range(2)
+    ]
+    seeds = [{r["seed"] for r in records} for records in fresh]
+    assert all(len(s) == 1 for s in seeds) and seeds[0] != seeds[1]  # without seeds: one game, a new seed
+    (seed,) = seeds[0]
+    assert [r["photo"] for r in fresh[0]] == [r.photo for r in game.plan_rounds(list(small_photos), ["tiny"], seed)]
 
 
 def test_pool_results_skips_lines_with_odd_values_or_absurd_nesting(tmp_path):

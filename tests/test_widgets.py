@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,11 +230,33 @@ def test_checkpoint_menu_lists_trained_runs(demo_checkpoint, tmp_path, monkeypat
     from colorlab.widgets import DEMO_MODEL, ColorizeApp, demo_checkpoints
 
     (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "03_training.pt").write_bytes(b"x")
+    for name in ("03_training.pt", "06_classification_head.pt", "my-run.pt"):
+        (tmp_path / "runs" / name).write_bytes(b"x")
     monkeypatch.chdir(tmp_path)
     app = ColorizeApp(photo=None)
-    assert list(app.checkpoint.options) == [*demo_checkpoints(), "03_training.pt"]
+    lessons = ["Lesson 3: your model (03_training.pt)", "Lesson 6: your model (06_classification_head.pt)"]
+    assert list(app.checkpoint.options) == [*demo_checkpoints(), *lessons, "my-run.pt"]
+    assert app._entries[lessons[0]] == Path("runs") / "03_training.pt"
     assert app.checkpoint.value == DEMO_MODEL
+
+
+def test_a_lessons_checkpoint_is_named_after_the_lesson_and_keeps_its_file_name():
+    from colorlab.widgets import checkpoint_label
+
+    assert checkpoint_label("runs/03_training.pt") == "Lesson 3: your model (03_training.pt)"
+    assert checkpoint_label("../runs/06_classification_head.pt") == "Lesson 6: your model (06_classification_head.pt)"
+    assert checkpoint_label("runs/lesson3/run.pt") == "Lesson 3: your model (run.pt)"  # the folder says which
+    assert checkpoint_label("runs/Lesson_7/x.pt") == "Lesson 7: your model (x.pt)"
+    for other in ("runs/run.pt", "runs/my-run.pt", "runs/2024_model.pt", "runs/00_x.pt"):
+        assert checkpoint_label(other) == Path(other).name
+
+
+def test_long_control_descriptions_get_the_room_they_need(app):
+    """ipywidgets gives a description a fixed width that cuts "Temperature" off; long ones take their own."""
+    controls = [app.photo, app.checkpoint, app.saturation, app.temperature]
+    long = [c for c in controls if len(c.description) >= 10]
+    assert {c.description for c in long} == {"Saturation", "Temperature"}
+    assert all(c.style.description_width == "initial" for c in long)
 
 
 def test_temperature_slider_appears_only_for_a_classification_head(demo_checkpoint, bins_checkpoint):
@@ -268,9 +291,12 @@ def test_model_menu_offers_every_demo_model_whose_file_exists(demo_checkpoint, b
     from colorlab.widgets import DEMO_LABELS, DEMO_MODEL, ColorizeApp, demo_checkpoints
 
     assert DEMO_MODEL == DEMO_LABELS[DEFAULT_HEAD]
-    assert DEMO_LABELS["regression"] == "demo: U-Net (default)"
-    assert DEMO_LABELS["classification"] == "demo: U-Net vivid (colour bins)"
-    assert DEMO_LABELS["paper-regression"] == "demo: paper net (regression)"
+    assert DEMO_LABELS == {
+        "regression": "U-Net (default)",
+        "classification": "Vivid (classification)",
+        "paper-regression": "Regression (paper)",
+        "paper-classification": "Classification (paper)",
+    }
     assert set(DEMO_LABELS) == set(DEMO_MODELS)
     real = colorlab.checkpoint.model_path
     missing = {name: real(name).with_name("not-there.pt") for name in DEMO_MODELS.values()}
@@ -288,7 +314,7 @@ def test_model_menu_offers_every_demo_model_whose_file_exists(demo_checkpoint, b
     assert app.checkpoint.value == DEMO_MODEL
     app.checkpoint.value = DEMO_LABELS["classification"]
     assert shown(app.temperature_box) and app.result is not None
-    assert "demo: U-Net vivid (colour bins)" in app.message_text
+    assert "model Vivid (classification)" in app.message_text
 
 
 def test_a_model_in_memory_can_be_offered(demo_checkpoint, tiny_net):
