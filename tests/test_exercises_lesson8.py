@@ -106,3 +106,19 @@ def test_flicker_per_channel_is_told_to_use_the_length():
 
     result = lesson8.check_flicker(per_channel)
     assert not result and "sqrt(da^2 + db^2)" in result.message
+
+
+def test_the_time_constant_solution_passes_and_typical_mistakes_are_named():
+    import math
+
+    tau = -(1 / 24) / math.log(1 - 0.3)
+    alpha_12 = 1 - math.exp(-(1 / 12) / tau)
+    assert lesson8.check_time_constant((tau, alpha_12))
+    assert lesson8.check_time_constant((round(tau, 3), round(alpha_12, 2)))  # as the solution prints them
+    assert "(tau, alpha_12)" in lesson8.check_time_constant(None).message
+    assert "1/alpha" in lesson8.check_time_constant((1 / 7.2, 0.5)).message  # the rule-of-thumb tau
+    assert "linear" in lesson8.check_time_constant((tau, 0.6)).message
+    assert "larger alpha" in lesson8.check_time_constant((tau, 0.3)).message
+    assert "milliseconds" in lesson8.check_time_constant((tau * 1000, alpha_12)).message
+    assert not lesson8.check_time_constant((tau, 0.45))
+    assert "two numbers" in lesson8.check_time_constant("0.117").message

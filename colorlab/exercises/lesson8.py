@@ -7,11 +7,14 @@ and says what is right or what to look at next::
     lesson8.check_smooth_ab(my_smooth_ab)     # the moving average, restarted at cuts
     lesson8.check_detect_cuts(my_detect_cuts) # scene cuts from the lightness alone
     lesson8.check_flicker(my_flicker)         # the flicker figure
+    lesson8.check_time_constant(my_answer)    # (tau, alpha at 12 fps) for alpha = 0.3 at 24 fps
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +22,14 @@ import torch.nn.functional as F
 from .. import video
 from .core import CheckResult, call_learner, right, wrong
 
-__all__ = ["check_smooth_ab", "check_detect_cuts", "check_flicker", "jittery_ab", "panning_lightness"]
+__all__ = [
+    "check_smooth_ab",
+    "check_detect_cuts",
+    "check_flicker",
+    "check_time_constant",
+    "jittery_ab",
+    "panning_lightness",
+]
 
 
 def jittery_ab(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,4 +141,38 @@ def check_flicker(fn: Callable[[torch.Tensor, torch.Tensor], float] | None) -> C
         return wrong("measure each pixel's change as the length sqrt(da^2 + db^2), not |da| and |db| averaged")
     return wrong(
         f"got {value:.3f}; take the mean over pixels of sqrt(da^2 + db^2) per frame pair, then the mean over pairs"
+    )
+
+
+def check_time_constant(answer: Any) -> CheckResult:
+    """``answer = (tau, alpha_12)``: the time constant (seconds) that gives ``alpha = 0.3`` at 24 fps
+    through ``alpha = 1 - exp(-dt / tau)``, and the ``alpha`` it gives at 12 fps."""
+    if answer is None:
+        return wrong("work out tau (in seconds) and alpha at 12 fps, and pass them as (tau, alpha_12)")
+    try:
+        tau, alpha_12 = (float(v) for v in answer)
+    except (TypeError, ValueError):
+        return wrong(f"pass two numbers, (tau, alpha_12), got {answer!r}")
+    want_tau = -(1 / 24) / math.log(1 - 0.3)
+    want_alpha = 1 - math.exp(-(1 / 12) / want_tau)
+    if not (math.isfinite(tau) and math.isfinite(alpha_12)):
+        return wrong(f"pass two finite numbers, got ({tau!r}, {alpha_12!r})")
+    if abs(tau - 1 / (24 * 0.3)) < 2e-3:
+        return wrong(
+            f"tau = {tau:.3f} s is 1 / (24 * 0.3), the 'about 1/alpha frames' rule of thumb; solve "
+            "0.3 = 1 - exp(-(1/24) / tau) exactly: tau = -(1/24) / ln(0.7)"
+        )
+    if abs(tau / 1000 - want_tau) < 2e-3:
+        return wrong("tau looks like milliseconds; give it in seconds")
+    if abs(tau - want_tau) > 2e-3:
+        return wrong(f"tau = {tau:.4f} s is not it: solve 0.3 = 1 - exp(-(1/24) / tau) for tau")
+    if abs(alpha_12 - 0.3) < 1e-3:
+        return wrong("alpha at 12 fps is not 0.3: with a fixed tau, a longer gap between frames gives a larger alpha")
+    if abs(alpha_12 - 0.6) < 1e-3:
+        return wrong("doubling alpha is the linear guess; use alpha = 1 - exp(-(1/12) / tau), i.e. 1 - 0.7**2")
+    if abs(alpha_12 - want_alpha) > 5e-3:
+        return wrong(f"alpha at 12 fps = {alpha_12:.3f} is not it: alpha = 1 - exp(-(1/12) / tau)")
+    return right(
+        f"tau = {want_tau:.3f} s; at 12 fps alpha = 1 - 0.7**2 = {want_alpha:.2f}: two 24 fps steps in one, "
+        "so the smoothing lasts the same time"
     )
