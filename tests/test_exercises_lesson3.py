@@ -175,3 +175,23 @@ def test_the_overfit_figure_shows_the_loss_in_both_units_the_snapshots_and_the_t
     assert any("Lab units" in ax.get_ylabel() for ax in fig.axes[0].child_axes)  # the RMS ab axis beside the loss
     assert [ax.get_title() for ax in fig.axes if ax.images] == ["before training", "after 3 steps", "truth"]
     plt.close(fig)
+
+
+def test_resume_check_wants_the_interrupted_epoch_and_every_epoch_once():
+    stopped, total = lesson3.RESUME_INTERRUPTED_EPOCH, lesson3.RESUME_EPOCHS
+    assert lesson3.check_resume((stopped, total))
+    assert lesson3.check_resume([stopped, float(total)])
+    assert "finishes that epoch" in lesson3.check_resume((stopped + 1, total)).message
+    assert "does not start again" in lesson3.check_resume((1, total)).message
+    assert "before the interruption are in it too" in lesson3.check_resume((stopped, total - stopped + 1)).message
+    assert "replaced" in lesson3.check_resume((stopped, total + 1)).message
+    for bad in (None, 2, "2, 10", (2,), (2.5, 10), (True, 10)):
+        verdict = lesson3.check_resume(bad)
+        assert not verdict and verdict.message
+
+
+def test_solution_values_are_what_the_worked_solutions_compute():
+    values = lesson3.solution_values()
+    assert math.isclose(values["example_rms_ab"], AB_SCALE * math.sqrt(lesson3.EXAMPLE_VAL_LOSS))
+    assert round(values["example_rms_ab"], 2) == 14.31 and round(values["example_error_vector"], 1) == 20.2
+    assert lesson3.check_rms_ab(values["example_rms_ab"])

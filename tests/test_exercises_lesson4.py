@@ -115,3 +115,50 @@ def test_trainable_share_check_judges_right_and_wrong_answers():
     assert "raised" in lesson4.check_trainable_share(lambda m: 1 / 0).message
     assert not lesson4.check_trainable_share(None).passed
     assert "itself" in lesson4.check_trainable_share(0.3).message
+
+
+def test_temperature_check_wants_the_highest_temperature_within_ten_of_the_mode():
+    distances = lesson4.annealed_distances()
+    assert list(distances) == list(lesson4.TEMPERATURES)
+    assert all(a > b for a, b in zip(distances.values(), list(distances.values())[1:]))  # falls with T
+    assert distances[0.2] > 10 >= distances[0.1]
+    assert lesson4.check_temperature(0.1)
+    assert "higher temperature too" in lesson4.check_temperature(0.05).message
+    assert "still 17.2" in lesson4.check_temperature(0.2).message
+    assert "plain mean" in lesson4.check_temperature(1.0).message
+    for bad in (None, "0.1", 0.15, True):
+        verdict = lesson4.check_temperature(bad)
+        assert not verdict and verdict.message
+
+
+def test_saturation_check_takes_the_most_colourful_saturation_within_half_a_decibel():
+    import torch
+
+    from colorlab.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model("none").eval()
+    truth, _ = lesson4.example_pair(0, size=32)
+    truths = {"pair": truth}
+    table = lesson4.saturation_table(model, truths, network_size=32)
+    assert list(table) == list(lesson4.SATURATIONS)
+    base = table[1.0][0]
+    allowed = [s for s in lesson4.SATURATIONS if table[s][0] >= base - 0.5]
+    want = max(allowed, key=lambda s: table[s][1])
+    assert lesson4.check_saturation(want, model, truths, network_size=32)
+    others = [s for s in lesson4.SATURATIONS if s != want]
+    assert all(not lesson4.check_saturation(s, model, truths, network_size=32) for s in others)
+    for bad in (None, "1.5", 1.1):
+        verdict = lesson4.check_saturation(bad, model, truths, network_size=32)
+        assert not verdict and verdict.message
+
+
+def test_solution_values_are_what_the_worked_solutions_compute():
+    values = lesson4.solution_values()
+    samples = lesson4.EXAMPLE_AB
+    assert (values["example_reds"], values["example_greens"]) == (7, 3)
+    assert np.allclose([values["example_mse_a"], values["example_mse_b"]], samples.mean(axis=0))
+    assert np.allclose([values["example_l1_a"], values["example_l1_b"]], np.median(samples, axis=0))
+    assert lesson4.check_mse_constant((values["example_mse_a"], values["example_mse_b"]))
+    assert lesson4.check_l1_constant((values["example_l1_a"], values["example_l1_b"]))
+    assert lesson4.check_temperature(values["anneal_within_10"])

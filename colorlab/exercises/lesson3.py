@@ -8,6 +8,9 @@ what to look at next::
     lesson3.check_train_step(my_train_step)   # forward, loss, backward, step
     lesson3.check_rms_ab(my_rms_ab)           # EXAMPLE_VAL_LOSS in Lab units
     lesson3.check_validate(my_validate)       # mean loss and RMS ab error over uneven batches
+    lesson3.check_resume(my_answer)           # (epoch it continues from, length of its history)
+
+:func:`solution_values` gives the numbers the worked solutions state, for the lesson's claims.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ __all__ = [
     "check_train_step",
     "check_rms_ab",
     "check_validate",
+    "RESUME_EPOCHS",
+    "RESUME_INTERRUPTED_EPOCH",
+    "check_resume",
+    "solution_values",
 ]
 
 #: A validation loss (MSE on the scaled ab) to turn into Lab units in the second exercise.
@@ -277,3 +284,58 @@ def check_validate(fn: Callable[..., Any] | None) -> CheckResult:
     if math.isclose(rms, math.sqrt(want_loss), rel_tol=1e-4):
         return wrong("the RMS is on the network's scale; multiply by AB_SCALE = 128 for Lab units")
     return wrong(f"val_rms_ab {rms:.3f}, expected {want_rms:.3f} = AB_SCALE * sqrt(val_loss)")
+
+
+#: The resume exercise: a run of this many epochs, interrupted during this epoch.
+RESUME_EPOCHS = 10
+RESUME_INTERRUPTED_EPOCH = 2
+
+
+def check_resume(answer: Any) -> CheckResult:
+    """``answer``: ``(epoch, length)`` for a run of :data:`RESUME_EPOCHS` epochs interrupted during
+    epoch :data:`RESUME_INTERRUPTED_EPOCH` and resumed: the epoch the resumed run continues from,
+    and how many records its history holds at the end.
+
+    The trainer saves the step it reached inside the interrupted epoch, so it finishes that epoch
+    (with the same crops and order) and runs the rest; its history lists every epoch once.
+    """
+    if answer is None:
+        return wrong("pass (the epoch the resumed run continues from, the length of its history), e.g. (5, 7)")
+    if not isinstance(answer, Sequence) or isinstance(answer, str) or len(answer) != 2:
+        return wrong(f"pass two numbers, (epoch, history length), got {answer!r}")
+    numbers = [_as_float(v) for v in answer]
+    if any(v is None or v != int(v) for v in numbers):
+        return wrong(f"pass two whole numbers, (epoch, history length), got {answer!r}")
+    epoch, length = (int(v) for v in numbers)  # type: ignore[arg-type]
+    stopped, total = RESUME_INTERRUPTED_EPOCH, RESUME_EPOCHS
+    if (epoch, length) == (stopped, total):
+        return right(
+            f"it finishes epoch {stopped} from the step it saved, then runs to {total}; "
+            f"the history lists every epoch once: {total} records"
+        )
+    if epoch == 1:
+        return wrong("resume=True does not start again from the first epoch: it continues the saved run")
+    if epoch == stopped + 1:
+        return wrong(
+            f"the checkpoint saved on Ctrl-C holds the step reached inside epoch {stopped}: "
+            "the resumed run finishes that epoch rather than skipping the rest of it"
+        )
+    if epoch != stopped:
+        return wrong(f"epoch {epoch} is not it: the run was interrupted during epoch {stopped}")
+    if length in (total - stopped + 1, total - stopped):
+        return wrong("the history is loaded from the checkpoint: the epochs done before the interruption are in it too")
+    if length == total + 1:
+        return wrong(f"the partial record of epoch {stopped} is replaced when that epoch completes, not kept")
+    return wrong(f"a history of {length} records is not it: one record per epoch of the whole run")
+
+
+def solution_values() -> dict[str, float]:
+    """The numbers that the worked solutions of lesson 3 state, by the names the lesson's text
+    marks them with (``<!--claim:NAME-->``, see notebooks/README.md)."""
+    rms = AB_SCALE * math.sqrt(EXAMPLE_VAL_LOSS)
+    return {
+        "example_rms_ab": rms,
+        "example_error_vector": math.sqrt(2.0) * rms,
+        "resume_epochs": float(RESUME_EPOCHS),
+        "resume_interrupted_epoch": float(RESUME_INTERRUPTED_EPOCH),
+    }

@@ -8,6 +8,10 @@ and green in the others (:func:`red_green_patch`); :data:`EXAMPLE_AB` is ten suc
     lesson4.check_l1_constant(my_ab)       # the one (a, b) with the least mean absolute error
     lesson4.check_psnr_gain(my_psnr_gain)  # my_psnr_gain(prediction, truth) -> dB over gray
     lesson4.check_trainable_share(my_share)  # my_share(model) -> the share of weights training changes
+    lesson4.check_temperature(my_T)        # the highest of TEMPERATURES within 10 Lab units of the mode
+    lesson4.check_saturation(my_s, model, truths)  # the most colourful saturation within 0.5 dB of PSNR
+
+:func:`solution_values` gives the numbers the worked solutions state, for the lesson's claims.
 """
 
 from __future__ import annotations
@@ -33,6 +37,13 @@ __all__ = [
     "check_l1_constant",
     "check_psnr_gain",
     "check_trainable_share",
+    "TEMPERATURES",
+    "annealed_distances",
+    "check_temperature",
+    "SATURATIONS",
+    "saturation_table",
+    "check_saturation",
+    "solution_values",
 ]
 
 #: The toy patch's lightness: the same in every photo, so a gray input cannot tell red from green.
@@ -226,3 +237,129 @@ def check_trainable_share(fn: Callable[[Any], float] | None) -> CheckResult:
                 return wrong(message)
         return wrong(f"for {name} you returned {got:.4f}, expected {want:.4f}")
     return right("the share of weights with requires_grad=True, on three networks")
+
+
+#: The temperatures of the annealed-mean exercise, from the mean (1) towards the mode.
+TEMPERATURES = (1.0, 0.6, 0.38, 0.2, 0.1, 0.05)
+_NEAR_MODE = 10.0  # Lab units
+
+
+def annealed_distances(red_fraction: float = 0.6, n: int = 200) -> dict[float, float]:
+    """``{T: distance}``: how far (Lab units) the annealed mean of the toy patch
+    (:func:`red_green_patch`) lies from the bins' mode, for every temperature of :data:`TEMPERATURES`."""
+    from ..viz import constant_optima
+
+    samples = red_green_patch(n, red_fraction=red_fraction)
+    distances = {}
+    for temperature in TEMPERATURES:
+        optima = constant_optima(samples, temperature=temperature)
+        distances[temperature] = float(np.linalg.norm(optima["bins: annealed mean"] - optima["bins: mode"]))
+    return distances
+
+
+def check_temperature(answer: Any) -> CheckResult:
+    """``answer``: the highest temperature of :data:`TEMPERATURES` at which the annealed mean of the
+    60 % red toy patch comes within 10 Lab units of the bins' mode."""
+    if answer is None:
+        return wrong("pass one temperature from lesson4.TEMPERATURES, e.g. 0.6")
+    if isinstance(answer, (str, bytes, bool)):
+        return wrong(f"pass one number, got {answer!r}")
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return wrong(f"pass one number, got {answer!r}")
+    distances = annealed_distances()
+    within = [t for t in TEMPERATURES if distances[t] <= _NEAR_MODE]
+    want = max(within)
+    match = next((t for t in TEMPERATURES if math.isclose(value, t, rel_tol=1e-6)), None)
+    if match is None:
+        return wrong(f"{value:g} is not one of lesson4.TEMPERATURES {TEMPERATURES}: try those")
+    if match == want:
+        return right(
+            f"T = {want:g}: the annealed mean is {distances[want]:.1f} Lab units from the mode there, "
+            f"but still {distances[TEMPERATURES[TEMPERATURES.index(want) - 1]]:.1f} at the temperature above"
+        )
+    if match in within:
+        return wrong(f"at T = {match:g} it is within 10 Lab units, but already at a higher temperature too")
+    if match == 1.0:
+        return wrong(f"at T = 1 the annealed mean is the plain mean, {distances[1.0]:.1f} Lab units from the mode")
+    return wrong(f"at T = {match:g} the annealed mean is still {distances[match]:.1f} Lab units from the mode")
+
+
+#: The saturations of the turn-up-the-colour exercise.
+SATURATIONS = (1.0, 1.25, 1.5, 2.0, 3.0)
+_PSNR_ALLOWANCE = 0.5  # dB
+
+
+def saturation_table(
+    model: Any, truths: dict[str, np.ndarray], network_size: int = 224
+) -> dict[float, tuple[float, float]]:
+    """``{s: (mean PSNR in dB, mean colourfulness)}`` of ``model``'s colorizations of ``truths``
+    (``{name: (H, W, 3) uint8}``) with ``colorize(..., saturation=s)``, for every :data:`SATURATIONS`."""
+    from ..infer import colorize
+    from ..metrics import colorfulness
+
+    table = {}
+    for s in SATURATIONS:
+        out = {n: colorize(t, model, size=network_size, saturation=s) for n, t in truths.items()}
+        table[s] = (
+            float(np.mean([psnr(out[n], truths[n]) for n in truths])),
+            float(np.mean([colorfulness(out[n]) for n in truths])),
+        )
+    return table
+
+
+def _best_saturation(table: dict[float, tuple[float, float]]) -> float:
+    allowed = [s for s in SATURATIONS if table[s][0] >= table[1.0][0] - _PSNR_ALLOWANCE]
+    return max(allowed, key=lambda s: table[s][1])
+
+
+def check_saturation(answer: Any, model: Any, truths: dict[str, np.ndarray], network_size: int = 224) -> CheckResult:
+    """``answer``: the saturation of :data:`SATURATIONS` that gives ``model`` the most colourfulness on
+    ``truths`` while losing no more than 0.5 dB of mean PSNR against ``saturation=1``."""
+    if answer is None:
+        return wrong("pass one saturation from lesson4.SATURATIONS, e.g. 1.25")
+    if isinstance(answer, (str, bytes, bool)):
+        return wrong(f"pass one number, got {answer!r}")
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return wrong(f"pass one number, got {answer!r}")
+    match = next((s for s in SATURATIONS if math.isclose(value, s, rel_tol=1e-6)), None)
+    if match is None:
+        return wrong(f"{value:g} is not one of lesson4.SATURATIONS {SATURATIONS}: try those")
+    table = saturation_table(model, truths, network_size)
+    want = _best_saturation(table)
+    base = table[1.0][0]
+    if match == want:
+        return right(
+            f"saturation {want:g}: PSNR {table[want][0]:.2f} dB ({table[want][0] - base:+.2f} dB), "
+            f"colourfulness {table[want][1]:.1f} against {table[1.0][1]:.1f}"
+        )
+    if table[match][0] < base - _PSNR_ALLOWANCE:
+        return wrong(f"at {match:g} the PSNR falls {base - table[match][0]:.2f} dB, more than 0.5 dB")
+    return wrong(f"at {match:g} the PSNR holds, but a stronger saturation keeps it within 0.5 dB and is more colourful")
+
+
+def solution_values() -> dict[str, float]:
+    """The numbers that the worked solutions of lesson 4 state about :data:`EXAMPLE_AB` and the
+    annealed mean, by the names the lesson's text marks them with (see notebooks/README.md)."""
+    samples = EXAMPLE_AB
+    mean, median = samples.mean(axis=0), np.median(samples, axis=0)
+    reds, greens = samples[samples[:, 0] > 0], samples[samples[:, 0] < 0]
+    distances = annealed_distances()
+    return {
+        "example_reds": float(len(reds)),
+        "example_greens": float(len(greens)),
+        "example_red_a": float(reds[:, 0].mean()),
+        "example_green_a": float(greens[:, 0].mean()),
+        "example_mse_a": float(mean[0]),
+        "example_mse_b": float(mean[1]),
+        "example_mse_chroma": float(math.hypot(*mean)),
+        "example_mean_chroma": float(np.hypot(samples[:, 0], samples[:, 1]).mean()),
+        "example_l1_a": float(median[0]),
+        "example_l1_b": float(median[1]),
+        "anneal_distance_0.2": distances[0.2],
+        "anneal_distance_0.1": distances[0.1],
+        "anneal_within_10": max(t for t in TEMPERATURES if distances[t] <= _NEAR_MODE),
+    }
