@@ -124,3 +124,19 @@ def test_least_likely_classes_and_wrong_order_are_named():
 
     assert "LEAST" in lesson5.check_top5(lowest).message
     assert "order" in lesson5.check_top5(lambda logits: top5_solution(logits)[::-1]).message
+
+
+def test_the_saturation_answer_is_checked_against_what_the_model_paints():
+    values, target = lesson5.saturation_table()
+    first = next(k for k in lesson5.SATURATIONS if values[k] >= target)  # the worked solution's loop
+    assert lesson5.check_saturation(first)
+    earlier = [k for k in lesson5.SATURATIONS if k < first]
+    if earlier:
+        below = lesson5.check_saturation(earlier[-1])
+        assert not below and "still below the truth's" in below.message
+    later = [k for k in lesson5.SATURATIONS if k > first]
+    if later:
+        assert "already does" in lesson5.check_saturation(later[0]).message
+    assert "pass one of the saturations tried" in lesson5.check_saturation(1.7).message
+    assert "colorize flower" in lesson5.check_saturation(None).message
+    assert "one saturation" in lesson5.check_saturation("2.5").message

@@ -5,10 +5,12 @@ have colour?", and the extractor's top-5.
 >>> lesson5.check_network_size(my_network_size)   # my_network_size(height, width, size) -> (h, w)
 >>> lesson5.check_has_colour(my_has_colour)       # my_has_colour(rgb) -> True / False
 >>> lesson5.check_top5(my_top5)                   # my_top5(logits) -> [(class name, probability), ...]
+>>> lesson5.check_saturation(my_saturation)        # the first of SATURATIONS at which flower is as vivid as the truth
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +20,7 @@ import torch
 from ..infer import MAX_NETWORK_SIDE, network_input_size
 from .core import CheckResult, call_learner, imagenet_classes, learner_problem, right, top_classes, wrong
 
-__all__ = ["check_network_size", "check_has_colour", "check_top5", "SIZE_CASES"]
+__all__ = ["check_network_size", "check_has_colour", "check_top5", "check_saturation", "SIZE_CASES", "SATURATIONS"]
 
 #: (height, width) photos the network-size check tries, at short side 224: portrait, landscape,
 #: odd sizes, a tiny one, and a panorama whose long side hits the cap.
@@ -155,3 +157,49 @@ def check_top5(fn: Callable[[torch.Tensor], list[tuple[str, float]]] | None) -> 
     if set(names) == set(lowest):
         return wrong("those are the five LEAST likely classes: take the largest values (topk, or argsort descending)")
     return wrong(f"expected the classes {[n for n, _ in want]}; name index i with viz.imagenet_classes()[i]")
+
+
+#: The saturations exercise 4 tries on the held-out photo ``flower`` with the regression demo model.
+SATURATIONS: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0)
+
+
+def saturation_table(model: Any = None, photo: str = "flower") -> tuple[dict[float, float], float]:
+    """``({saturation: colourfulness of the colorized photo}, colourfulness of the truth)`` for the
+    regression demo model (or ``model``) at :data:`SATURATIONS`, at the lessons' network size."""
+    from ..infer import colorize, load_pretrained
+    from ..metrics import colorfulness
+    from ..splits import heldout_images
+
+    truth = heldout_images()[photo]
+    model = load_pretrained(head="regression") if model is None else model
+    values = {k: colorfulness(colorize(truth, model, saturation=k, size=_SIZE)) for k in SATURATIONS}
+    return values, colorfulness(truth)
+
+
+@functools.lru_cache(maxsize=1)
+def _demo_saturation_table() -> tuple[dict[float, float], float]:
+    return saturation_table()
+
+
+def check_saturation(answer: Any, model: Any = None) -> CheckResult:
+    """``answer``: the first saturation of :data:`SATURATIONS` at which the regression demo model's
+    ``flower`` is at least as colourful as the truth (``model`` replaces the demo model)."""
+    if answer is None:
+        return wrong(
+            f"colorize flower at each saturation of {SATURATIONS}, and pass the first whose colourfulness "
+            "reaches the truth's"
+        )
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return wrong(f"pass one saturation, a number from {SATURATIONS}, got {answer!r}")
+    if not any(abs(answer - k) < 1e-9 for k in SATURATIONS):
+        return wrong(f"pass one of the saturations tried, {SATURATIONS}")
+    values, target = _demo_saturation_table() if model is None else saturation_table(model)
+    k = next(k for k in SATURATIONS if abs(answer - k) < 1e-9)
+    reached = [s for s in SATURATIONS if values[s] >= target]
+    if values[k] < target:
+        return wrong(f"at saturation {k:g} the colourfulness is {values[k]:.1f}, still below the truth's {target:.1f}")
+    if k != reached[0]:
+        return wrong(f"{k:g} reaches it ({values[k]:.1f} >= {target:.1f}), but {reached[0]:g} already does")
+    below = max((s for s in SATURATIONS if s < k), default=None)
+    before = f"; at {below:g} it was {values[below]:.1f}" if below is not None else ""
+    return right(f"at {k:g} the colourfulness is {values[k]:.1f}, the truth's is {target:.1f}{before}")
