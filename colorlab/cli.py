@@ -3,7 +3,7 @@
 This module is the entry point: :func:`build_parser` puts together one sub-parser per command
 and :func:`main` runs the chosen command, turning errors into one line and an exit code (2 for
 usage errors, 1 for the disk or a failed input, 130 when interrupted). It also holds the two
-small commands, ``export`` and ``download``. The others live beside it, each command's options
+small commands, ``export``, ``download`` and ``lessons``. The others live beside it, each command's options
 next to its code: :mod:`colorlab.cli_colorize` (``colorize``, ``colorize-video``) and
 :mod:`colorlab.cli_train` (``train``, ``prepare``, ``evaluate``); :mod:`colorlab.cli_options`
 holds what they share.
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Automatic image colorization (Deep Koalarization) for learning and use.",
         formatter_class=Formatter,
         epilog="examples:\n  colorlab colorize old_photo.jpg -o out/\n  colorlab train --data sample --epochs 5\n"
-        "  colorlab evaluate --data sample --checkpoint run.pt",
+        "  colorlab evaluate --data sample --checkpoint run.pt\n  colorlab lessons ~/colorlab-lessons",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(sub)
     _add_download(sub)
     _add_export(sub)
+    _add_lessons(sub)
     return parser
 
 
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "prepare": cmd_prepare,
         "export": _cmd_export,
         "download": _cmd_download,
+        "lessons": _cmd_lessons,
     }
     from .backbones import BackboneWeightsError
     from .files import LockedError
@@ -167,6 +169,35 @@ def _cmd_export(args: argparse.Namespace) -> int:
         temperature=args.temperature,
     )
     print(f"{args.checkpoint} -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+# --- lessons --------------------------------------------------------------------------
+
+
+def _add_lessons(sub: argparse._SubParsersAction) -> None:
+    le = sub.add_parser(
+        "lessons",
+        help="copy the lesson notebooks (and their figures) into a folder of yours, to open in Jupyter",
+        formatter_class=Formatter,
+        description="Copy the eight lesson notebooks, their README and figures out of this install into DEST "
+        "(created if needed). A lesson you changed is never replaced without --overwrite, and a file "
+        "colorlab did not copy there never; unchanged copies of an older version are brought up to date. "
+        "The lessons need the notebook tools: pip install 'colorlab-koala[lessons]'.",
+        epilog="example:\n  colorlab lessons ~/colorlab-lessons\n  jupyter lab ~/colorlab-lessons",
+    )
+    le.add_argument("dest", metavar="DEST", help="the folder to copy the lessons into")
+    le.add_argument(
+        "--overwrite", action="store_true", help="replace lessons you changed there (your answers in them are lost)"
+    )
+
+
+def _cmd_lessons(args: argparse.Namespace) -> int:
+    from .lessons import copy_lessons
+
+    done = copy_lessons(args.dest, overwrite=args.overwrite)
+    print(done.summary())
+    print(f"open them with: jupyter lab {done.folder}")
     return 0
 
 

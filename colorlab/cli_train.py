@@ -18,17 +18,19 @@ def _add_split(p: argparse.ArgumentParser, subset: str) -> None:
     p.add_argument(
         "--split",
         default=None,
-        metavar="CSV",
-        help=f"a split file (data/splits/*.csv): use its {subset!r} photos from --data",
+        metavar="NAME|CSV",
+        help=f"a bundled split by name (imagenet-sample: the paper nets' photos; photo-mix: the U-Nets') or a "
+        f"split CSV file: use its {subset!r} photos from --data",
     )
     p.add_argument("--subset", default=subset, choices=("train", "heldout"), help="which part of --split to use")
 
 
 def _split_items(args: argparse.Namespace) -> list:
     """The photos of ``--split``'s ``--subset`` below ``--data`` (checksums verified)."""
+    from .resources import find_split
     from .splits import read_split, select
 
-    return select(read_split(args.split), args.subset, args.data)
+    return select(read_split(find_split(args.split)), args.subset, args.data)
 
 
 # --- train ----------------------------------------------------------------------------
@@ -50,7 +52,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         required=True,
         metavar="DIR|CACHE|sample",
         help="image folder (recursive), a cache made by `colorlab prepare` (read fast, augmented on the device), "
-        "or 'sample' for the bundled photos",
+        "or 'sample' for the 12 bundled photos",
     )
     t.add_argument("--epochs", type=int, default=10, help="passes over the training photos")
     t.add_argument("--batch-size", type=int, default=16, help="photos per training step")
@@ -326,10 +328,20 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="PSNR, SSIM and colorfulness of a model versus the gray baseline",
         formatter_class=Formatter,
         description="Evaluate on 256x256 center crops: the model's PSNR, SSIM and colorfulness next to "
-        "the gray baseline (a = b = 0) and the truth's colorfulness.",
-        epilog="example:\n  colorlab evaluate --data sample --checkpoint run.pt --json",
+        "the gray baseline (a = b = 0) and the truth's colorfulness. Photos a shipped demo model trained on "
+        "(the 'train' photos of the bundled splits, imagenet-sample and photo-mix) are marked with *, and the "
+        "summary says how many were held out: scores on training photos flatter the demo models.",
+        epilog="examples:\n  colorlab evaluate --data sample --checkpoint run.pt --json\n"
+        "  colorlab evaluate --data sample --only china,flower\n"
+        "  colorlab evaluate --data ~/imagenet-sample-images --split imagenet-sample",
     )
-    e.add_argument("--data", required=True, metavar="DIR|sample", help="image folder or 'sample'")
+    e.add_argument(
+        "--data",
+        required=True,
+        metavar="DIR|sample",
+        help="image folder, or 'sample' for the 12 bundled photos (10 of them trained the demo models; "
+        "china and flower are held out)",
+    )
     e.add_argument("--checkpoint", default=None, metavar="P", help="checkpoint (default: the bundled demo model)")
     e.add_argument("--size", type=int, default=256, help="evaluation crop size")
     e.add_argument(
@@ -356,10 +368,44 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     images = _images(args.data, args.only, _split_items(args) if args.split else None)
     model = command_model(args.checkpoint, args.device, args.precision)
     result = evaluate(model, images, size=args.size, temperature=args.temperature)
+    result["demo_trained"] = sorted(set(demo_training_photos(images)) & set(result["per_image"]))
     print(to_json(result) if args.json else format_table(result, worst=args.worst))
     for name, why in result["failed"].items():
         print(f"colorlab: {name}: {why}", file=sys.stderr)
     return 1 if result["failed"] else 0
+
+
+def demo_training_photos(images: dict[str, object]) -> list[str]:
+    """The names in ``images`` (``{name: path or "sample:NAME"}``) that a shipped demo model trained on.
+
+    The bundled splits (:data:`colorlab.resources.BUNDLED_SPLITS`) list every training photo: the
+    bundled ones by name, the others by SHA-256, so a photo is recognised in any folder under any name.
+    """
+    from .resources import BUNDLED_SPLITS, split_path
+    from .samples import SAMPLE_PREFIX
+    from .splits import read_split, sha256_of
+
+    samples, digests = set(), set()
+    for split in BUNDLED_SPLITS:
+        for row in read_split(split_path(f"{split}.csv")):
+            if row.split != "train":
+                continue
+            if row.name.startswith(SAMPLE_PREFIX):
+                samples.add(row.name)
+            elif row.sha256:
+                digests.add(row.sha256)
+    trained = []
+    for name, item in images.items():
+        if isinstance(item, str) and item.startswith(SAMPLE_PREFIX):
+            seen = item in samples
+        else:
+            try:
+                seen = sha256_of(item) in digests  # type: ignore[arg-type]
+            except OSError:
+                seen = False  # unreadable: evaluate() reports it
+        if seen:
+            trained.append(name)
+    return trained
 
 
 def _images(data: str, only: str = "", split_items: list | None = None) -> dict[str, object]:

@@ -150,16 +150,21 @@ def evaluate(
 
 def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: int = 5) -> str:
     """A plain-text report of an :func:`evaluate` result: per photo (``per_image``), the mean of
-    model vs gray baseline (and the truth's colourfulness), and the ``worst`` photos by PSNR gain."""
+    model vs gray baseline (and the truth's colourfulness), and the ``worst`` photos by PSNR gain.
+
+    If the result lists ``demo_trained`` (the photos a shipped demo model trained on, as ``colorlab
+    evaluate`` adds), those are marked ``*`` and a line says how many photos were held out."""
     m = result["mean"]
     lines = []
     per = result["per_image"]
+    trained = set(result.get("demo_trained", ()))
+    mark = {name: (" *" if name in trained else "") for name in per}
     if per_image:
-        width = max(12, *(len(n) for n in per))
+        width = max(12, *(len(n) + len(mark[n]) for n in per))
         lines.append(f"{'photo':<{width}} {'PSNR':>7} {'gray':>7} {'SSIM':>6} {'gray':>6} {'colour':>7} {'truth':>7}")
         for name, r in per.items():
             lines.append(
-                f"{name:<{width}} {r['model_psnr']:>7.2f} {r['gray_psnr']:>7.2f} "
+                f"{name + mark[name]:<{width}} {r['model_psnr']:>7.2f} {r['gray_psnr']:>7.2f} "
                 f"{r['model_ssim']:>6.3f} {r['gray_ssim']:>6.3f} "
                 f"{r['model_colorfulness']:>7.1f} {r['true_colorfulness']:>7.1f}"
             )
@@ -182,13 +187,25 @@ def format_table(result: Mapping[str, Any], *, per_image: bool = True, worst: in
         gains = sorted(per.items(), key=lambda kv: kv[1]["model_psnr"] - kv[1]["gray_psnr"])[:worst]
         lines.append(
             f"worst {len(gains)} by PSNR gain over gray: "
-            + ", ".join(f"{n} ({r['model_psnr'] - r['gray_psnr']:+.2f} dB)" for n, r in gains)
+            + ", ".join(f"{n}{mark[n]} ({r['model_psnr'] - r['gray_psnr']:+.2f} dB)" for n, r in gains)
         )
+    if "demo_trained" in result:
+        lines.append(_held_out_line(len(per), len(trained & set(per))))
     if result.get("skipped"):
         lines.append(f"skipped {len(result['skipped'])} grayscale: " + ", ".join(result["skipped"]))
     for name, why in result.get("failed", {}).items():
         lines.append(f"failed: {name}: {why}")
     return "\n".join(lines)
+
+
+def _held_out_line(n: int, trained: int) -> str:
+    """How many of ``n`` evaluated photos were held out from the shipped demo models' training."""
+    if not trained:
+        return f"held out: all {n} photos (none is a training photo of a shipped demo model)"
+    return (
+        f"held out: {n - trained} of {n} photos; the other {trained} (marked *) trained a shipped demo model "
+        "(data/splits), so their scores flatter it"
+    )
 
 
 def to_json(result: Mapping[str, Any]) -> str:

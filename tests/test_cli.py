@@ -16,11 +16,13 @@ def test_python_dash_m_colorlab_help_lists_the_commands():
     out = subprocess.run(
         [sys.executable, "-m", "colorlab", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for cmd in ("colorize", "train", "evaluate"):
+    for cmd in ("colorize", "train", "evaluate", "lessons"):
         assert cmd in out
 
 
-@pytest.mark.parametrize("cmd", ["colorize", "colorize-video", "train", "evaluate", "prepare", "export", "download"])
+@pytest.mark.parametrize(
+    "cmd", ["colorize", "colorize-video", "train", "evaluate", "prepare", "export", "download", "lessons"]
+)
 def test_each_command_help_has_an_example(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
         main([cmd, "--help"])

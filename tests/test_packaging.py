@@ -35,13 +35,36 @@ def test_the_distribution_name_is_not_the_unrelated_colorlab_on_pypi():
     assert PROJECT["scripts"] == {"colorlab": "colorlab.cli:main"}
 
 
+#: The top-level folders whose files travel inside the package (package-dir in pyproject.toml).
+MAPPED = {"colorlab._data": "data", "colorlab._lessons": "notebooks"}
+
+
+def _shipped_folders(package: str, folder: str) -> set[str]:
+    """``package`` and the dotted names of its subfolders that hold a file its package-data ships."""
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"][package]
+    root = ROOT / folder
+    files = [p.relative_to(root) for p in root.rglob("*") if p.is_file()]
+    shipped = [f for f in files if any(f.match(pattern) for pattern in patterns)]
+    return {package} | {".".join((package, *f.parent.parts)) for f in shipped if f.parent.parts}
+
+
 def test_every_colorlab_subpackage_is_packaged():
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
     on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "colorlab").rglob("__init__.py")}
     missing = sorted(on_disk - listed)
     assert not missing, f"pyproject.toml: add {missing} to [tool.setuptools] packages, or the wheel leaves them out"
-    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"colorlab._data": "data"}
-    assert listed - on_disk == {"colorlab._data"}
+    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == MAPPED
+    data_folders = set().union(*(_shipped_folders(p, f) for p, f in MAPPED.items()))
+    assert listed - on_disk == data_folders
+
+
+def test_every_folder_of_shipped_files_is_a_listed_package():
+    # setuptools treats each folder as a package: one holding shipped files but not listed in
+    # `packages` makes the build warn "absent from the `packages` configuration" (issue 26).
+    listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    for package, folder in MAPPED.items():
+        missing = sorted(_shipped_folders(package, folder) - listed)
+        assert not missing, f"pyproject.toml: add {missing} to [tool.setuptools] packages ({folder}/ ships files there)"
 
 
 def test_the_shipped_data_patterns_cover_every_file_in_data():
@@ -112,8 +135,15 @@ def test_python_classifiers_name_the_version_the_tests_run_on():
     binder = (ROOT / "binder" / "runtime.txt").read_text(encoding="utf-8").strip().removeprefix("python-")
     assert here in versions, f"tests run on Python {here}, which the classifiers do not list ({sorted(versions)})"
     assert binder in versions
+    assert minimum_listed(versions) == PROJECT["requires-python"].removeprefix(">="), (
+        "the oldest Python the classifiers name is the one requires-python allows"
+    )
     minimum = PROJECT["requires-python"].removeprefix(">=")
     assert all(tuple(map(int, v.split("."))) >= tuple(map(int, minimum.split("."))) for v in versions)
+
+
+def minimum_listed(versions: set[str]) -> str:
+    return min(versions, key=lambda v: tuple(map(int, v.split("."))))
 
 
 def test_the_citation_file_cites_colorlab_the_paper_and_the_seed_article():
@@ -141,6 +171,7 @@ def test_the_readme_links_binder_and_colab(badge):
 
 def test_the_readme_says_how_to_install_for_the_lessons_and_with_cpu_only_torch():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "colorlab lessons ~/colorlab-lessons" in readme
     assert f'pip install "{DIST_NAME}[lessons]"' in readme
     assert "--index-url https://download.pytorch.org/whl/cpu" in readme
     assert 'pip install -e ".[dev]"' in readme  # the two commands that install and test everything
