@@ -69,10 +69,12 @@ def test_typical_fooled_rate_mistakes_are_named():
     assert "compute the fooled rate" in lesson7.check_fooled_rate(None).message
 
 
-def test_answers_needed_accepts_wilsons_93_and_the_normal_approximations_97():
+def test_answers_needed_accepts_wilsons_93_and_rejects_the_normal_approximations_97_saying_why():
     assert lesson7.check_answers_needed(93)
     result = lesson7.check_answers_needed(97)
-    assert result and "93" in result.message
+    assert not result
+    assert "Wald" in result.message and "Wilson" in result.message and "93" in result.message
+    assert "z / (2·sqrt(n + z²))" in result.message and "z / (2·sqrt(n))" in result.message
 
 
 def test_answers_needed_says_whether_a_wrong_count_is_too_few_or_more_than_needed():

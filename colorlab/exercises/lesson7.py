@@ -149,9 +149,11 @@ def check_answers_needed(n: int | None) -> CheckResult:
             f"{n} answers: at a rate of 1/2 Wilson's interval is ±{half(n):.4f}; with {n - 1} it is ±{half(n - 1):.4f}"
         )
     if n == normal:
-        return right(
-            f"{n} answers by the normal approximation n = z²·p(1-p)/E² at p = 1/2; Wilson's interval, "
-            f"a little narrower, needs only {wilson}"
+        return wrong(
+            f"{n} is the normal-approximation (Wald) answer, n = z²·p(1-p)/E² at p = 1/2, rounded up; the lesson's "
+            f"interval is Wilson's, whose half-width at 1/2 is z / (2·sqrt(n + z²)), a little narrower than Wald's "
+            f"z / (2·sqrt(n)): it reaches ±0.10 at n = {wilson} (±{half(wilson):.4f}; with {n} answers it is "
+            f"±{half(n):.4f}, more than needed)"
         )
     if n < wilson:
         return wrong(f"with {n} answers the interval at a rate of 1/2 is ±{half(n):.3f}, wider than ±0.10")
