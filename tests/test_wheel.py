@@ -1,17 +1,22 @@
 """colorlab works however it is installed, not only from a clone.
 
 The sdist is built from a copy of the project, the wheel from that sdist (as ``pip install``
-from PyPI or git does), and the wheel is installed into a fresh virtual environment outside
-the tree, offline: the environment reuses this one's installed dependencies through a
-``.pth`` file, and ``pip install --no-index --no-deps`` installs only colorlab. From another
-folder, with no ``PYTHONPATH``, that environment then colorizes a photo with the demo model,
-loads the bundled photos and runs lesson 1 with its own Python as the kernel.
+from PyPI or git does), and ``pip install 'colorlab-koala[lessons]'`` installs the wheel into a
+fresh virtual environment outside the tree, resolving every requirement and extra as for a pip
+user. Nothing needs downloading: the environment sees this one's installed packages (torch,
+JupyterLab...), all but colorlab itself, through a ``.pth`` file, so pip finds each requirement
+already satisfied (a broken extra or bound fails here). ``venv --system-site-packages`` would not
+do: when the tests run in a virtual environment (CI's ``.venv``), the "system" is the base
+interpreter's, which has none of them. From another folder, with no ``PYTHONPATH``, that
+environment then colorizes a photo with the demo model, loads the bundled photos, copies the
+lessons with ``colorlab lessons`` and runs lesson 1 there, writing nothing outside that folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,18 +28,42 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_pip_user import PYPROJECT, link_problems
 
 import colorlab
+from colorlab.resources import LESSON_PATTERNS
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-#: What a distribution is built from (the rest of the repository stays out of it).
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "colorlab", "data")
+#: What a distribution is built from: the files git tracks at the top (the rest stays out of it).
+SOURCES = (
+    "pyproject.toml",
+    "MANIFEST.in",
+    "README.md",
+    "README.pypi.md",
+    "LICENSE",
+    "CHANGELOG.md",
+    "CITATION.cff",
+    "colorlab",
+    "data",
+    "notebooks",
+    "binder",
+    "benchmarks",
+    "tests",
+)
+#: Left out of the copy: what a clean clone does not have.
+UNTRACKED = shutil.ignore_patterns("__pycache__", "*.pyc", "artifacts", ".ipynb_checkpoints", "*.local.json")
 SHIPPED = sorted(
     p.relative_to(ROOT / "data").as_posix()
-    for pattern in ("README.md", "*.pt", "photos/*", "splits/*")
+    for pattern in PYPROJECT["tool"]["setuptools"]["package-data"]["colorlab._data"]
     for p in (ROOT / "data").glob(pattern)
+    if p.is_file()
+)
+LESSONS = sorted(
+    p.relative_to(ROOT / "notebooks").as_posix()
+    for pattern in LESSON_PATTERNS
+    for p in (ROOT / "notebooks").glob(pattern)
     if p.is_file()
 )
 
@@ -57,33 +86,24 @@ def dists(tmp_path_factory) -> dict[str, Path]:
     src.mkdir()
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(ROOT / name, src / name, ignore=UNTRACKED)
         else:
             shutil.copy2(ROOT / name, src / name)
     out = work / "dist"
     build_sdist = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
-    sdist = out / _run([sys.executable, "-c", build_sdist, out], cwd=src).stdout.strip().splitlines()[-1]
+    built = _run([sys.executable, "-c", build_sdist, out], cwd=src)
+    sdist = out / built.stdout.strip().splitlines()[-1]
     with tarfile.open(sdist) as tar:
         tar.extractall(work / "unpacked", filter="data")
     (unpacked,) = (work / "unpacked").iterdir()
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "-q",
-            "-w",
-            out,
-            unpacked,
-        ],
+    wheel_build = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v", "-w", out]
+        + [unpacked],
         cwd=work,
     )
     (wheel,) = out.glob("*.whl")
-    return {"sdist": sdist, "wheel": wheel}
+    log = "\n".join(p.stdout + p.stderr for p in (built, wheel_build))
+    return {"sdist": sdist, "wheel": wheel, "log": log}
 
 
 def _fresh_env_vars(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -93,14 +113,28 @@ def _fresh_env_vars(extra: dict[str, str] | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in ("PYTHONPATH", "PYTHONHOME", "COLORLAB_PRETRAINED", "VIRTUAL_ENV")
     }
-    env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONNOUSERSITE="1")
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONNOUSERSITE="1")
     env.update(extra or {})
     return env
 
 
+def _installed_here_but_colorlab(folder: Path) -> Path:
+    """``folder``, holding a link to each package installed in this environment except colorlab
+    (its editable install and metadata), for a fresh environment to find them installed."""
+    folder.mkdir()
+    for site in dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]):
+        for entry in Path(site).iterdir():
+            name = entry.name.lower()
+            if name.startswith(("colorlab", "__editable__", "_colorlab")) or (folder / entry.name).exists():
+                continue
+            (folder / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    return folder
+
+
 @pytest.fixture(scope="module")
 def fresh(dists, tmp_path_factory) -> dict[str, Path]:
-    """A new virtual environment with only the wheel installed in it, and an empty folder elsewhere."""
+    """A new virtual environment into which pip installed the wheel with ``[lessons]``, resolving
+    every requirement (all found installed, nothing downloaded), and an empty folder elsewhere."""
     base = tmp_path_factory.mktemp("fresh")
     venv = base / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=base)
@@ -112,19 +146,15 @@ def fresh(dists, tmp_path_factory) -> dict[str, Path]:
             [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base, env=env
         ).stdout.strip()
     )
-    # No network: reuse the dependencies installed here (torch, pip, ipykernel...). A plain path in a
-    # .pth file adds the folder without running the .pth files inside it, so an editable install of
-    # colorlab in this environment stays invisible there.
-    reuse = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-    (purelib / "zz_reuse_test_runner_packages.pth").write_text("\n".join(reuse) + "\n")
-    _run(
-        [python, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q", dists["wheel"]],
-        cwd=base,
-        env=env,
-    )
+    # A plain path in a .pth file adds the folder without running the .pth files inside it.
+    reuse = _installed_here_but_colorlab(base / "installed-here")
+    (purelib / "zz_reuse_test_runner_packages.pth").write_text(f"{reuse}\n")
+    wanted = f"colorlab-koala[lessons] @ {dists['wheel'].as_uri()}"
+    pip = _run([python, "-m", "pip", "install", "--no-input", "--timeout", "30", wanted], cwd=base, env=env)
+    assert "Downloading" not in pip.stdout, pip.stdout  # every requirement was found installed
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
-    return {"venv": venv, "python": python, "bin": bin_dir, "purelib": purelib, "cwd": elsewhere}
+    return {"venv": venv, "python": python, "bin": bin_dir, "purelib": purelib, "cwd": elsewhere, "pip": pip}
 
 
 def test_the_wheel_carries_the_models_photos_readme_and_licence_but_no_tests(dists):
@@ -147,12 +177,50 @@ def test_the_wheel_carries_the_models_photos_readme_and_licence_but_no_tests(dis
     assert "Provides-Extra: lessons" in metadata and "Provides-Extra: dev" in metadata
 
 
+def test_the_wheel_carries_the_lessons_for_colorlab_lessons(dists):
+    names = zipfile.ZipFile(dists["wheel"]).namelist()
+    missing = [lesson for lesson in LESSONS if f"colorlab/_lessons/{lesson}" not in names]
+    assert not missing and len([n for n in LESSONS if n.endswith(".ipynb")]) == 8, missing
+    assert "colorlab/lessons.py" in names
+
+
+def test_the_pypi_description_in_the_wheel_has_no_relative_links_or_images(dists):
+    wheel = zipfile.ZipFile(dists["wheel"])
+    metadata = next(wheel.read(n).decode() for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    headers, _, description = metadata.partition("\n\n")
+    assert "Description-Content-Type: text/markdown" in headers
+    assert "colorlab lessons ~/colorlab-lessons" in description
+    assert link_problems(description) == []
+
+
+def test_the_build_does_not_warn_about_unlisted_packages(dists):
+    log = dists["log"]
+    assert "running build_py" in log  # the log is the build's
+    warning = "absent from the `packages` configuration"  # setuptools, for a folder of data not listed
+    assert warning not in log, [line for line in log.splitlines() if warning in line][:5]
+
+
 def test_the_sdist_carries_the_data_folder_and_the_licence(dists):
     with tarfile.open(dists["sdist"]) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for shipped in SHIPPED:
         assert f"data/{shipped}" in names, f"{shipped} is not in the sdist"
     assert {"LICENSE", "README.md", "pyproject.toml", "colorlab/__init__.py"} <= names
+
+
+def test_the_sdist_carries_what_its_tests_read(dists):
+    with tarfile.open(dists["sdist"]) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    tops = {n.split("/")[0] for n in names}
+    read = set()
+    for test in (ROOT / "tests").glob("*.py"):
+        read |= set(re.findall(r'ROOT / "([\w.-]+)"', test.read_text(encoding="utf-8")))
+    assert {"notebooks", "binder", "CITATION.cff", "CHANGELOG.md", "tests", "benchmarks"} <= read
+    assert read <= tops, f"the tests read {sorted(read - tops)}, which the sdist lacks (MANIFEST.in)"
+    for lesson in LESSONS:
+        assert f"notebooks/{lesson}" in names
+    assert {"binder/requirements.txt", "binder/runtime.txt", "tests/conftest.py", "tests/notebook_support.py"} <= names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/artifacts/" in n]
 
 
 def test_the_installed_wheel_is_imported_not_the_source_tree(fresh):
@@ -194,29 +262,53 @@ def test_the_bundled_photos_load_from_the_installed_wheel(fresh):
     assert len(names) == len(SAMPLE_PHOTOS)
 
 
-def test_lesson_1_runs_with_the_installed_wheel_as_its_kernel(fresh, tmp_path):
+def _listing(folder: Path, leave_out: Path | None = None) -> dict[str, tuple[int, int]]:
+    """``{path: (size, mtime_ns)}`` of everything below ``folder``, except below ``leave_out``."""
+    found = {}
+    for p in sorted(folder.rglob("*")):
+        if leave_out is None or not p.is_relative_to(leave_out):
+            st = p.lstat()
+            found[p.relative_to(folder).as_posix()] = (st.st_size if p.is_file() else 0, st.st_mtime_ns)
+    return found
+
+
+def test_a_pip_user_copies_the_lessons_and_runs_lesson_1_there_writing_nothing_outside(fresh, tmp_path):
+    """README's pip path: `colorlab lessons ~/colorlab-lessons`, then lesson 1 from that folder."""
     import nbformat
 
-    nb = nbformat.read(ROOT / "notebooks" / "01_lab_color_space.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("import colorlab\nprint('colorlab imported from', colorlab.__file__)"))
-    lesson = fresh["cwd"] / "lesson1.ipynb"
-    nbformat.write(nb, lesson)
-    kernels = tmp_path / "jupyter" / "kernels" / "colorlab-wheel"
+    home, work, tools = tmp_path / "home", tmp_path / "work", tmp_path / "jupyter-state"
+    for folder in (home, work, tools):
+        folder.mkdir()
+    dest = home / "colorlab-lessons"
+    kernels = tools / "path" / "kernels" / "colorlab-wheel"
     kernels.mkdir(parents=True)
-    spec = {
-        "argv": [str(fresh["python"]), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "colorlab wheel",
-        "language": "python",
-    }
-    (kernels / "kernel.json").write_text(json.dumps(spec))
+    spec = {"argv": [str(fresh["python"]), "-m", "ipykernel_launcher", "-f", "{connection_file}"]}
+    (kernels / "kernel.json").write_text(json.dumps({**spec, "display_name": "colorlab wheel", "language": "python"}))
+    # Jupyter's and matplotlib's own state goes to `tools`, so that HOME shows only what the lesson writes.
+    state = {f"{v}": str(tools / v.lower()) for v in ("IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR")}
+    state |= {"JUPYTER_CONFIG_DIR": str(tools / "config"), "MPLCONFIGDIR": str(tools / "mpl")}
+    state |= {"XDG_CACHE_HOME": str(tools / "cache"), "JUPYTER_PATH": str(tools / "path")}
+    env = _fresh_env_vars({"HOME": str(home), "MPLBACKEND": "Agg", **state})
+
+    out = _run([fresh["bin"] / "colorlab", "lessons", "~/colorlab-lessons"], cwd=work, env=env).stdout
+    assert f"jupyter lab {dest}" in out
+    assert sorted(_listing(dest)) == sorted([*LESSONS, "figures", ".colorlab-lessons.json"])
+    assert _listing(home, leave_out=dest) == {} and _listing(work) == {}  # the copy wrote only DEST
+    before = (_listing(home, leave_out=dest), _listing(work))
+
+    lesson = dest / "01_lab_color_space.ipynb"
+    nb = nbformat.read(lesson, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import colorlab\nprint('colorlab imported from', colorlab.__file__)"))
+    nbformat.write(nb, lesson)
     execute = (
         "import sys, nbformat, nbclient; nb = nbformat.read(sys.argv[1], as_version=4); "
         "nbclient.NotebookClient(nb, kernel_name='colorlab-wheel', timeout=300, "
-        "resources={'metadata': {'path': '.'}}).execute(); "
+        "resources={'metadata': {'path': sys.argv[2]}}).execute(); "
         "nbformat.write(nb, sys.argv[1])"
     )
-    env = _fresh_env_vars({"JUPYTER_PATH": str(tmp_path / "jupyter"), "MPLBACKEND": "Agg"})
-    _run([fresh["python"], "-c", execute, lesson], cwd=fresh["cwd"], env=env, timeout=400)
+    _run([fresh["python"], "-c", execute, lesson, dest], cwd=work, env=env, timeout=400)
+
+    assert (_listing(home, leave_out=dest), _listing(work)) == before, "lesson 1 wrote outside its folder"
     ran = nbformat.read(lesson, as_version=4)
     text = "\n".join(
         o.get("text", "") for c in ran.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"
