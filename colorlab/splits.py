@@ -5,8 +5,10 @@ A split file is a CSV with one row per photo: ``split`` (``train`` or ``heldout`
 photos) and ``sha256`` of the file (empty for bundled photos). It says exactly which photos a
 model learned from and which it was judged on, without committing the photos themselves::
 
-    colorlab prepare  --data ~/imagenet-sample-images --split data/splits/imagenet-sample.csv --out cache/
-    colorlab evaluate --data ~/imagenet-sample-images --split data/splits/imagenet-sample.csv
+    colorlab prepare  --data ~/imagenet-sample-images --split imagenet-sample --out cache/
+    colorlab evaluate --data ~/imagenet-sample-images --split imagenet-sample
+
+(``--split`` takes a bundled split by name, see :func:`colorlab.resources.find_split`, or a CSV path.)
 
 :func:`imagenet_sample_split` makes the split the demo models use, by a rule that never looks at
 the pictures: every tenth ImageNet class (by WordNet id) is held out, plus ``china`` and ``flower``.

@@ -161,6 +161,16 @@ def test_the_real_splits_say_ten_of_the_twelve_bundled_photos_trained_the_demo_m
     assert set(items) - set(demo_training_photos(items)) == {"china", "flower"}
 
 
+def test_evaluate_on_sample_photos_marks_the_training_ones_and_counts_the_held_out(tiny_checkpoint, capsys):
+    args = ["evaluate", "--data", "sample", "--only", "coffee,china", "--checkpoint", str(tiny_checkpoint)]
+    assert main([*args, "--size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].split()[:2] == ["coffee", "*"] and out.splitlines()[2].split()[1] != "*"
+    assert "held out: 1 of 2 photos; the other 1 (marked *) trained a shipped demo model" in out
+    assert main([*args, "--size", "32", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["demo_trained"] == ["coffee"]
+
+
 def _result(names: list[str], trained: list[str] | None) -> dict:
     row = dict(model_psnr=22.0, gray_psnr=20.0, model_ssim=0.9, gray_ssim=0.8, model_colorfulness=20.0)
     per = {n: {**row, "true_colorfulness": 40.0} for n in names}
