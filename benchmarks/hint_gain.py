@@ -3,8 +3,13 @@
 For every ``--every``-th held-out photo of a split (or the bundled held-out photos with
 ``--data sample``), the photo is centre-cropped to 256² (``colorlab evaluate``'s protocol) and
 colorized with 0, 1, 2, 5, ... hints, each at a random pixel (seeded) with the true mean colour of
-the 5×5 pixels around it: the clicks of a user who knows the answer. The table gives the mean
-PSNR gain over the gray baseline for each count.
+the 3×3 pixels around it: the clicks of a user who knows the answer. For each count the table gives
+the mean PSNR gain over the gray baseline of three ways to use the same hints, side by side:
+
+* ``colorize``: what colorlab does (the network with its hint channels, then the hints spread along
+  the photo's edges with the network's answer as the prior: :mod:`colorlab.spread`);
+* ``network``: the network's own answer with the hints as its input, nothing spread;
+* ``inverse-distance``: the naive baseline, each pixel the hints' ab weighted by 1 / (1 + d²).
 
     python benchmarks/hint_gain.py --data ~/colorlab-photos --split data/splits/photo-mix.csv --every 8
     python benchmarks/hint_gain.py --data sample --counts 0,5      # a smoke run on the bundled photos
@@ -26,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from colorlab.color import lab_to_rgb_uint8, rgb_uint8_to_lab  # noqa: E402
 from colorlab.crops import center_crop_resize  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
 from colorlab.files import atomic_write  # noqa: E402
@@ -36,13 +42,32 @@ from colorlab.splits import heldout_images  # noqa: E402
 
 
 def true_hints(truth: np.ndarray, count: int, rng: np.random.Generator) -> list:
-    """``count`` hints at random pixels, each the true mean colour of the 5x5 pixels around it."""
+    """``count`` hints at random pixels, each the true mean colour of the 3x3 pixels around it."""
     h, w = truth.shape[:2]
-    points = rng.integers(2, [w - 2, h - 2], size=(count, 2))
+    points = rng.integers(1, [w - 1, h - 1], size=(count, 2))
     return [
-        (int(x), int(y), tuple(int(c) for c in truth[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(0).round()))
+        (int(x), int(y), tuple(int(c) for c in truth[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(0).round()))
         for x, y in points
     ]
+
+
+def three_ways(truth: np.ndarray, model, hints: list) -> dict[str, np.ndarray]:
+    """The photo coloured from ``hints`` by colorize, by the network alone and by inverse distance."""
+    from colorlab.hints import hint_image
+    from colorlab.infer import _small, join_lightness, predict_ab
+    from colorlab.spread import inverse_distance_field
+
+    lab = rgb_uint8_to_lab(truth)
+    small = _small(truth, 224)
+    net = predict_ab(
+        model, small, hints=hint_image(hints, truth.shape[1], truth.shape[0], small.shape[1], small.shape[0])
+    )
+    out = {"colorize": colorize(truth, model, hints=hints), "network": join_lightness(truth[None], net)[0]}
+    if hints:
+        colours = rgb_uint8_to_lab(np.array([[c for _, _, c in hints]], dtype=np.uint8))[0, :, 1:]
+        field = inverse_distance_field(truth.shape[:2], [(x, y) for x, y, _ in hints], colours)
+        out["inverse-distance"] = lab_to_rgb_uint8(np.concatenate([lab[..., :1], field], -1).astype(np.float32))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,19 +93,22 @@ def main(argv: list[str] | None = None) -> int:
         items = list(heldout_images().values())
     counts = [int(c) for c in args.counts.split(",")]
     rng = np.random.default_rng(args.seed)
-    gains: dict[int, list[float]] = {c: [] for c in counts}
+    ways = ("colorize", "network", "inverse-distance")
+    gains: dict[str, dict[int, list[float]]] = {way: {c: [] for c in counts} for way in ways}
     for item in items:
         truth = center_crop_resize(load_item(item), 256)
         gray = psnr(gray_baseline(truth), truth)
         if not np.isfinite(gray):  # a grayscale photo: nothing to compare
             continue
         for c in counts:
-            gains[c].append(psnr(colorize(truth, model, hints=true_hints(truth, c, rng)), truth) - gray)
-    rows = {c: round(float(np.mean(g)), 3) for c, g in gains.items()}
-    n = len(gains[counts[0]])
-    print(f"{'hints':>6} {'PSNR gain over gray (dB)':>26}   ({n} held-out photos)")
-    for c, g in rows.items():
-        print(f"{c:>6} {g:>+26.2f}")
+            for way, result in three_ways(truth, model, true_hints(truth, c, rng)).items():
+                gains[way][c].append(psnr(result, truth) - gray)
+    rows = {way: {c: round(float(np.mean(g)), 3) for c, g in by.items() if g} for way, by in gains.items()}
+    n = len(gains["colorize"][counts[0]])
+    print(f"PSNR gain over gray (dB), {n} held-out photos, hints with their true colours")
+    print(f"{'hints':>6}" + "".join(f"{way:>18}" for way in ways))
+    for c in counts:
+        print(f"{c:>6}" + "".join(f"{rows[w][c]:>+18.2f}" if c in rows[w] else f"{'-':>18}" for w in ways))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as f:  # whole or not at all
@@ -88,13 +116,14 @@ def main(argv: list[str] | None = None) -> int:
             (
                 json.dumps(
                     {
-                        "schema": 1,
+                        "schema": 2,
                         "photos": n,
                         "checkpoint": args.checkpoint or "demo",
                         "split": args.split,
                         "every": args.every,
                         "seed": args.seed,
                         "gain_db": rows,
+                        "hint_patch": "3x3 true mean colour",
                     },
                     indent=2,
                 )

@@ -19,11 +19,12 @@ from PIL import Image
 
 from .checkpoint import describe_checkpoint, load_model, load_pretrained, pretrained_path
 from .checks import check_saturation, check_size, check_temperature
-from .color import AB_SCALE, lab_to_rgb, rgb_uint8_to_l, scale_l
+from .color import AB_SCALE, lab_to_rgb, rgb_to_lab, rgb_uint8_to_l, scale_l
 from .device import choose_precision
 from .hints import NO_HINTS_MESSAGE, hint_image, takes_hints, validate_hints
 from .images import ImageSource, load_image
 from .model import STRIDE, ColorizationNet
+from .spread import spread_hints
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -198,12 +199,27 @@ def colorize(
         raise ValueError(NO_HINTS_MESSAGE)
     rgb = load_image(image, gray_ok=True)
     small = _small(rgb, size)
-    hint_net = None
-    if hints is not None:
-        checked = validate_hints(hints, rgb.shape[1], rgb.shape[0])
-        hint_net = hint_image(checked, rgb.shape[1], rgb.shape[0], small.shape[1], small.shape[0])
+    if hints is None:
+        ab = predict_ab(model, small, temperature=temperature, precision=precision)
+        return join_lightness(rgb[None], ab, saturation)[0]
+    checked = validate_hints(hints, rgb.shape[1], rgb.shape[0])
+    hint_net = hint_image(checked, rgb.shape[1], rgb.shape[0], small.shape[1], small.shape[0])
     ab = predict_ab(model, small, temperature=temperature, precision=precision, hints=hint_net)
-    return join_lightness(rgb[None], ab, saturation)[0]
+    return join_lightness(rgb[None], _guided(ab, small, checked, rgb.shape[:2]), saturation)[0]
+
+
+def _guided(ab: torch.Tensor, small: np.ndarray, hints: Sequence[tuple[float, float, Any]], full: tuple[int, int]):
+    """The network's ``(1, 2, h, w)`` ab with the hints spread along the photo's edges (:mod:`colorlab.spread`)."""
+    if not hints:
+        return ab
+    h, w = small.shape[:2]
+    points = [((x + 0.5) * w / full[1] - 0.5, (y + 0.5) * h / full[0] - 0.5) for x, y, _ in hints]
+    colours = torch.tensor([c for _, _, c in hints], dtype=torch.uint8).view(1, -1, 1, 3)
+    hint_ab = rgb_to_lab(colours.permute(0, 3, 1, 2).float() / 255.0)[0, 1:, :, 0].T.numpy()
+    lightness = rgb_uint8_to_l(torch.from_numpy(np.array(small)).permute(2, 0, 1)[None])[0, 0].numpy()
+    net_ab = ab[0].permute(1, 2, 0).float().cpu().numpy()
+    guided = spread_hints(lightness, points, hint_ab, net_ab)
+    return torch.from_numpy(guided).permute(2, 0, 1)[None].to(ab.device)
 
 
 def colorize_many(

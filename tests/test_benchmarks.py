@@ -159,7 +159,17 @@ def test_hint_gain_tiny_cpu(tmp_path):
     proc = _run("hint_gain.py", "--data", "sample", "--counts", "0,3", "--threads", "1", "--out", str(out))
     assert "PSNR gain over gray" in proc.stdout
     r = json.loads(out.read_text())
-    assert r["photos"] == 2 and set(r["gain_db"]) == {"0", "3"}
+    assert r["photos"] == 2 and set(r["gain_db"]) == {"colorize", "network", "inverse-distance"}
+    assert set(r["gain_db"]["colorize"]) == {"0", "3"} and set(r["gain_db"]["inverse-distance"]) == {"3"}
+    assert r["gain_db"]["colorize"]["0"] == r["gain_db"]["network"]["0"]  # no hints: nothing to spread
+
+
+def test_hint_latency_tiny_cpu(tmp_path):
+    out = tmp_path / "latency.json"
+    proc = _run("hint_latency.py", "--counts", "0,2", "--repeats", "1", "--threads", "1", "--out", str(out))
+    assert "seconds per update" in proc.stdout
+    r = json.loads(out.read_text())
+    assert r["size"] == 256 and set(r["seconds"]) == {"0", "2"} and all(v > 0 for v in r["seconds"].values())
 
 
 def test_temperature_on_validation_tiny_cpu(tmp_path, photos):

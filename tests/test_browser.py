@@ -343,3 +343,63 @@ def test_lesson_7_game_is_played_to_its_summary_in_a_real_browser(jupyterlab, tm
     assert len(answers) == total == clicks
     assert [a["round"] for a in answers] == list(range(total))
     assert [a["answer"] for a in answers] == ["real" if i % 2 else "colorized" for i in range(1, total + 1)]
+
+
+HINT_NOTEBOOK_CELLS = [
+    "from colorlab.hint_app import HintApp\napp = HintApp('sample:flower')\napp",
+]
+#: The colour (r, g, b) of the shown picture at a point given as fractions of its width and height.
+PIXEL_JS = """([fx, fy]) => { const img = document.querySelector('.colorlab-hint-canvas img');
+  const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+  return [...g.getImageData(Math.floor(fx * c.width), Math.floor(fy * c.height), 1, 1).data].slice(0, 3); }"""
+
+
+def test_hint_app_a_click_places_a_hint_and_its_colour_changes_the_photo_there_in_a_real_browser(jupyterlab, tmp_path):
+    """Click on the photo: a hint marker appears where the click was; give it a blue from the colour
+    picker and the colorized photo turns blue around that point (issue 25)."""
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in HINT_NOTEBOOK_CELLS])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "served" / "notebooks" / "hints.ipynb")
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(300_000)
+            open_and_run_all(page, jupyterlab, "hints.ipynb")
+            wait_until_run_all_is_done(page)
+            picture = page.locator(".colorlab-hint-canvas img").first
+            picture.wait_for(state="visible")
+            page.wait_for_function("() => document.querySelector('.colorlab-hint-canvas img').naturalWidth > 0")
+            point = (0.5, 0.45)
+            before = page.evaluate(PIXEL_JS, list(point))
+            box = picture.bounding_box()
+            picture.click(position={"x": box["width"] * point[0], "y": box["height"] * point[1]})
+            page.locator(".colorlab-hint").first.wait_for(state="visible")
+            page.locator(".jp-OutputArea :text('1 hint;')").first.wait_for(state="visible")
+            marker = page.locator(".colorlab-hint").first.bounding_box()
+            assert abs(marker["x"] + marker["width"] / 2 - (box["x"] + box["width"] * point[0])) <= 3
+            colour = page.locator(".widget-colorpicker input[type='text']").first
+            colour.fill("#0000ff")
+            colour.dispatch_event("change")  # what the picker's text box commits on (also on blur)
+            colour.press("Tab")
+            page.wait_for_function(
+                "([fx, fy, r0, g0, b0]) => { const img = document.querySelector('.colorlab-hint-canvas img');"
+                " const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;"
+                " const g = c.getContext('2d'); g.drawImage(img, 0, 0);"
+                " const d = g.getImageData(Math.floor(fx * c.width), Math.floor(fy * c.height), 1, 1).data;"
+                " return d[2] - d[0] > 40 && Math.abs(d[2] - b0) + Math.abs(d[0] - r0) > 60; }",
+                arg=[*point, *before],
+            )
+            after = page.evaluate(PIXEL_JS, list(point))
+            assert after[2] > after[0] + 40, (before, after)  # blue now dominates where the hint is
+            page.screenshot(path=str(SCREENSHOT_DIR / "browser_hints.png"), full_page=False)
+        except Exception:
+            page.screenshot(path=str(SCREENSHOT_DIR / "browser_hints_failure.png"), full_page=False)
+            raise
+        finally:
+            browser.close()
