@@ -11,7 +11,7 @@ useful; one whose colorfulness is far below the truth's paints sepia.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,19 @@ from .crops import center_crop_resize
 from .images import ImageSource
 from .samples import load_item
 
-__all__ = ["psnr", "ssim", "colorfulness", "gray_baseline", "evaluate", "format_table", "EVAL_SIZE"]
+__all__ = [
+    "psnr",
+    "ssim",
+    "colorfulness",
+    "gray_baseline",
+    "evaluate",
+    "format_table",
+    "EVAL_SIZE",
+    "HINT_WAYS",
+    "hint_curve",
+    "hinted_three_ways",
+    "true_hints",
+]
 
 #: The evaluation protocol's image size (center crop, then resize to this).
 EVAL_SIZE = 256
@@ -219,3 +231,61 @@ def to_json(result: Mapping[str, Any]) -> str:
         return v
 
     return json.dumps(finite(result), indent=2, sort_keys=True, allow_nan=False)
+
+
+# --- How much do hints help? (lesson 9, benchmarks/hint_gain.py) ---------------------------
+
+#: The three ways :func:`hint_curve` compares to use the same hints.
+HINT_WAYS = ("colorize", "network", "inverse-distance")
+
+
+def true_hints(truth: np.ndarray, count: int, rng: np.random.Generator) -> list[tuple[int, int, tuple[int, ...]]]:
+    """``count`` hints at random pixels, each the true mean colour of the 3x3 pixels around it:
+    the clicks of a user who knows the answer."""
+    h, w = truth.shape[:2]
+    points = rng.integers(1, [w - 1, h - 1], size=(count, 2))
+    patch = [truth[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(0).round() for x, y in points]
+    return [(int(x), int(y), tuple(int(c) for c in p)) for (x, y), p in zip(points, patch)]
+
+
+def hinted_three_ways(truth: np.ndarray, model: Any, hints: list) -> dict[str, np.ndarray]:
+    """``truth`` coloured from ``hints`` by :func:`colorlab.colorize` (network + edge-aware spread), by the
+    network alone (hints as its input, nothing spread) and by the inverse-distance baseline."""
+    from .color import rgb_uint8_to_lab
+    from .hints import hint_image
+    from .infer import _small, colorize, join_lightness, predict_ab
+    from .spread import inverse_distance_field
+
+    small = _small(truth, 224)
+    hint_net = hint_image(hints, truth.shape[1], truth.shape[0], small.shape[1], small.shape[0])
+    network = join_lightness(truth[None], predict_ab(model, small, hints=hint_net))[0]
+    out = {"colorize": colorize(truth, model, hints=hints), "network": network}
+    if hints:
+        lab = rgb_uint8_to_lab(truth)
+        colours = rgb_uint8_to_lab(np.array([[c for _, _, c in hints]], dtype=np.uint8))[0, :, 1:]
+        field = inverse_distance_field(truth.shape[:2], [(x, y) for x, y, _ in hints], colours)
+        out["inverse-distance"] = lab_to_rgb_uint8(np.concatenate([lab[..., :1], field], -1).astype(np.float32))
+    return out
+
+
+def hint_curve(photos: Iterable[np.ndarray], model: Any, counts: Sequence[int], seed: int = 0) -> dict[str, Any]:
+    """Mean PSNR over gray (dB) against the number of true-colour hints, for each of :data:`HINT_WAYS`.
+
+    Each photo is centre-cropped to :data:`EVAL_SIZE`; grayscale photos are left out. Returns
+    ``{"photos": n, "gray_psnr": mean, "gain_db": {way: {count: mean gain}}}`` (no inverse-distance
+    entry at 0 hints: it needs at least one).
+    """
+    rng = np.random.default_rng(seed)
+    gains: dict[str, dict[int, list[float]]] = {way: {c: [] for c in counts} for way in HINT_WAYS}
+    grays = []
+    for photo in photos:
+        truth = center_crop_resize(photo, EVAL_SIZE)
+        gray = psnr(gray_baseline(truth), truth)
+        if not np.isfinite(gray):  # a grayscale photo: nothing to compare
+            continue
+        grays.append(gray)
+        for count in counts:
+            for way, result in hinted_three_ways(truth, model, true_hints(truth, count, rng)).items():
+                gains[way][count].append(psnr(result, truth) - gray)
+    table = {way: {c: float(np.mean(g)) for c, g in by.items() if g} for way, by in gains.items()}
+    return {"photos": len(grays), "gray_psnr": float(np.mean(grays)) if grays else float("nan"), "gain_db": table}

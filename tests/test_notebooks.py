@@ -29,6 +29,7 @@ EXPECTED = [
     "06_colour_as_classification.ipynb",
     "07_real_or_colorized.ipynb",
     "08_colorizing_film.ipynb",
+    "09_you_are_the_artist.ipynb",
 ]
 
 
@@ -416,3 +417,16 @@ def test_committed_notebooks_reproduce_their_outputs_under_nbval(demo_checkpoint
     ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, f"nbval failed:\n{proc.stdout[-8000:]}\n{proc.stderr[-2000:]}"
+
+
+def test_lesson_9_measures_the_hint_curve_and_a_single_hint_fixes_the_trousers(tmp_path, demo_checkpoint):
+    """Papermill run with two photos and two hint counts: the table has all three ways, colorize leads."""
+    import re
+
+    nb = run_notebook("09_you_are_the_artist.ipynb", tmp_path, n_photos=2, counts=[0, 5], seed=1)
+    text = outputs_text(nb)
+    rows = {int(m[0]): m[1:] for m in re.findall(r"^\s+(\d+)\s+([+-][\d.]+)\s+([+-][\d.]+)\s+(\S+)$", text, re.M)}
+    assert set(rows) == {0, 5}, text[-2000:]
+    assert rows[0][0] == rows[0][1] and rows[0][2] == "-"  # no hints: nothing to spread
+    assert float(rows[5][0]) > float(rows[5][1])  # the spread beats the network alone
+    assert "Traceback" not in text
