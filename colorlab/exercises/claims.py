@@ -36,10 +36,10 @@ _MARK = re.compile(
 )
 
 
-def claim(name: str, value: float) -> float:
-    """Record ``value`` as the number the lesson's text calls ``name``; returns ``value``.
+def claim(name: str, value: float) -> None:
+    """Record ``value`` as the number the lesson's text calls ``name``.
 
-    Shows nothing. The value travels in the output's metadata, so the committed notebook carries
+    Shows nothing, and returns nothing (so a claim on a cell's last line echoes no value). The value travels in the output's metadata, so the committed notebook carries
     what its cell computed, and the text's ``<!--claim:name-->`` marks can be checked against it.
     """
     from IPython.display import display
@@ -48,7 +48,6 @@ def claim(name: str, value: float) -> float:
     if not math.isfinite(number):
         raise ValueError(f"claim {name!r}: {value!r} is not a finite number")
     display({"text/plain": ""}, raw=True, metadata={CLAIMS_KEY: {name: number}})
-    return value
 
 
 def claimed_values(notebook: dict[str, Any]) -> dict[str, float]:
