@@ -218,7 +218,10 @@ class ColorizeApp(widgets.VBox):
         self.temperature_box = widgets.HBox(
             [
                 self.temperature,
-                widgets.HTML("1 = the mean of the likely colours (dull); towards 0 = the most likely colour (vivid)"),
+                widgets.HTML(
+                    "1 = the mean of the likely colours; towards 0 = the single most likely one, "
+                    "which for these models is often gray (lesson 6), so lower is not more vivid"
+                ),
             ],
             layout=widgets.Layout(display="none"),
         )

@@ -335,3 +335,12 @@ def test_ab_picker_shows_the_lab_colour_live():
     a.value, b.value = 0.0, 0.0
     assert "Lab(50, 0, 0) -> sRGB(119, 119, 119)" in swatch.value
     assert swatch.value != first
+
+
+def test_the_temperature_hint_does_not_promise_vivid_colours_near_zero():
+    """Issue 24: for our models the most likely bin is mostly gray, so T -> 0 is not 'vivid'."""
+    from colorlab.widgets import ColorizeApp
+
+    app = ColorizeApp(checkpoints={}, photo=None)
+    text = app.temperature_box.children[1].value
+    assert "often gray" in text and "(vivid)" not in text
