@@ -356,8 +356,8 @@ def test_lesson_7_plays_the_game_by_bot_and_pools_a_simulated_class_per_model(tm
         class_results_path=str(klass),
     )
     text = outputs_text(nb)
-    # the bot played six seeded games through the same plan people get
-    assert text.count("colorized photo: [") == 6 and "answers: 72 from 1 player(s) in 6 game(s)" in text  # 12 rounds each
+    # the bot played six seeded games of 12 rounds through the same plan people get
+    assert text.count("colorized photo: [") == 6 and "answers: 72 from 1 player(s) in 6 game(s)" in text
     assert "Wilson 95%: 11.8% - 76.9%" in text  # 2 of 5
     # the simulated class was written, pooled, and compared per model
     pooled = game.pool_results(klass)
