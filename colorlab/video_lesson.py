@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .color import lab_to_rgb, rgb_to_lab
-from .video_io import _ENCODER_OPTIONS, _OPUS_RATES, _av, _output_format, _temp_path
+from .video_io import _ENCODER_OPTIONS, _OPUS_RATES, FILM_MARK, _av, _output_format, _temp_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -153,6 +153,7 @@ def demo_clip(
     tmp = _temp_path(out)
     dst = av.open(str(tmp), "w", format=muxer)
     try:
+        dst.metadata["comment"] = f"{FILM_MARK}: a demo clip"  # colorlab's: --overwrite may replace it
         v = dst.add_stream(video_codec, rate=fps, options=_ENCODER_OPTIONS.get(video_codec, {}))
         v.width, v.height = w, h
         v.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"

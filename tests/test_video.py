@@ -302,6 +302,10 @@ def test_demo_clip_has_a_cut_audio_and_the_requested_shape(tmp_path):
     assert torch.nonzero(video.detect_cuts(L)).flatten().tolist() == [6] and fps == 12
     with pytest.raises(FileExistsError):
         video.demo_clip(path)
+    # lesson 8 run twice in one folder: its own earlier clip is colorlab's, so --overwrite replaces it
+    assert video.is_colorlab_video(path)
+    assert video.demo_clip(path, seconds=1.0, fps=12, size=(80, 60), overwrite=True) == path
+    assert video.probe(path).frames == 12
 
 
 # --- bad input -----------------------------------------------------------------------
