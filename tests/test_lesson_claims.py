@@ -64,7 +64,9 @@ def test_claim_records_the_value_in_the_outputs_metadata_and_refuses_nan(capsys)
     shell = InteractiveShell.instance()
     seen = []
     shell.display_pub.publish = lambda data, metadata=None, **kw: seen.append((data, metadata))
-    assert claim("psnr_gain", 1.25) is None  # nothing echoes on a cell's last line
+    value = claim("psnr_gain", 1.25)
+    assert value == 1.25 and f"{value:.1f}" == "1.2"  # usable as the number it is
+    assert value._ipython_display_() is None  # and shows nothing on a cell's last line
     assert seen == [({"text/plain": ""}, {CLAIMS_KEY: {"psnr_gain": 1.25}})]
     with pytest.raises(ValueError, match="not a finite number"):
         claim("bad", float("nan"))

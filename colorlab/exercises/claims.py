@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CLAIMS_KEY", "claim", "claimed_values", "prose_claims", "prose_problems"]
+__all__ = ["CLAIMS_KEY", "Claimed", "claim", "claimed_values", "prose_claims", "prose_problems"]
 
 #: Where :func:`claim` keeps its value in a display output's metadata.
 CLAIMS_KEY = "colorlab_claims"
@@ -36,10 +36,17 @@ _MARK = re.compile(
 )
 
 
-def claim(name: str, value: float) -> None:
-    """Record ``value`` as the number the lesson's text calls ``name``.
+class Claimed(float):
+    """A claimed number: a float that shows nothing when it is the value of a cell's last line."""
 
-    Shows nothing, and returns nothing (so a claim on a cell's last line echoes no value). The value travels in the output's metadata, so the committed notebook carries
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def claim(name: str, value: float) -> Claimed:
+    """Record ``value`` as the number the lesson's text calls ``name``; returns it (``rms = claim(...)``).
+
+    Shows nothing, also on a cell's last line (the returned :class:`Claimed` has no display). The value travels in the output's metadata, so the committed notebook carries
     what its cell computed, and the text's ``<!--claim:name-->`` marks can be checked against it.
     """
     from IPython.display import display
@@ -48,6 +55,7 @@ def claim(name: str, value: float) -> None:
     if not math.isfinite(number):
         raise ValueError(f"claim {name!r}: {value!r} is not a finite number")
     display({"text/plain": ""}, raw=True, metadata={CLAIMS_KEY: {name: number}})
+    return Claimed(number)
 
 
 def claimed_values(notebook: dict[str, Any]) -> dict[str, float]:
