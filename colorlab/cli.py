@@ -180,7 +180,7 @@ def _add_lessons(sub: argparse._SubParsersAction) -> None:
         "lessons",
         help="copy the lesson notebooks (and their figures) into a folder of yours, to open in Jupyter",
         formatter_class=Formatter,
-        description="Copy the eight lesson notebooks, their README and figures out of this install into DEST "
+        description="Copy the lesson notebooks, their README and figures out of this install into DEST "
         "(created if needed). A lesson you changed is never replaced without --overwrite, and a file "
         "colorlab did not copy there never; unchanged copies of an older version are brought up to date. "
         "The lessons need the notebook tools: pip install 'colorlab-koala[lessons]'.",

@@ -262,9 +262,8 @@ def _fit(args: argparse.Namespace, train_set, val_set) -> int:
         return 0
     if history:
         print(f"done: step {trainer.step}, last train loss {history[-1]['train_loss']:.4f}; checkpoint {args.out}")
-    skipped = getattr(train_set, "skipped", ())
-    if len(skipped):
-        print(f"{len(skipped)} file(s) skipped (see warnings above)")
+    if len(train_set.skipped):  # a folder's files skipped now (warned above), or a cache's left out by prepare
+        print(f"{len(train_set.skipped)} file(s) left out as unusable (see the warnings, or the cache's index.json)")
     return 0
 
 
