@@ -96,8 +96,9 @@ def checkpoint_label(path: str | os.PathLike[str]) -> str:
     return path.name
 
 
-def find_checkpoints(folders: tuple[str | os.PathLike[str], ...] = ("runs", "../runs")) -> dict[str, Path]:
-    """Colorlab checkpoints (``*.pt``) in ``folders``, by menu label (:func:`checkpoint_label`: a lesson's
+def find_checkpoints(folders: tuple[str | os.PathLike[str], ...] = ("runs",)) -> dict[str, Path]:
+    """Colorlab checkpoints (``*.pt``) in ``folders`` (by default ``runs/`` beside the notebook, where the
+    lessons write theirs), by menu label (:func:`checkpoint_label`: a lesson's
     own, e.g. ``"Lesson 3: your model (03_training.pt)"``; any other by its file name)."""
     found: dict[str, Path] = {}
     for folder in folders:

@@ -297,7 +297,7 @@ def test_lesson_7_game_is_played_to_its_summary_in_a_real_browser(jupyterlab, tm
 
     from colorlab.game import read_results
 
-    results = tmp_path / "served" / "runs" / "07_answers.jsonl"  # the lesson's default, beside the served copy
+    results = tmp_path / "served" / "notebooks" / "runs" / "07_answers.jsonl"  # the default: beside the lesson
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     screenshot = SCREENSHOT_DIR / "browser_game.png"
     clicks = 0

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,31 +35,48 @@ EXPECTED = [
 
 
 def scratch_notebooks(out_dir: Path) -> Path:
-    """A copy of notebooks/ under ``out_dir``, so that what a lesson writes (``figures/``,
-    ``../runs/``) lands in the test's folder and never in the repository."""
+    """A copy of notebooks/ under ``out_dir``, so that what a lesson writes (``figures/``, ``runs/``)
+    lands in the test's folder and never in the repository."""
     import shutil
 
     work = out_dir / "notebooks"
     if not work.exists():
-        shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    (out_dir / "runs").mkdir(exist_ok=True)
+        shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "runs"))
     return work
 
 
 def run_notebook(name: str, out_dir: Path, **parameters) -> nbformat.NotebookNode:
+    """Execute a lesson with papermill in a scratch copy of notebooks/. A lesson writes only inside
+    its own folder (issue 26): apart from the executed notebook and paths passed as parameters,
+    nothing new may appear beside that folder."""
     import papermill
 
     output = out_dir / name
+    work = scratch_notebooks(out_dir)
+    before = set(out_dir.iterdir())
     papermill.execute_notebook(
         str(NOTEBOOKS / name),
         str(output),
         parameters=parameters,
-        cwd=str(scratch_notebooks(out_dir)),
+        cwd=str(work),
         kernel_name="python3",
         progress_bar=False,
         execution_timeout=600,
     )
+    given = {Path(str(v)) for v in parameters.values() if isinstance(v, (str, os.PathLike))}
+    stray = [p for p in set(out_dir.iterdir()) - before - {output} if p not in given]
+    assert not stray, f"{name} wrote outside its folder: {sorted(map(str, stray))}"
     return nbformat.read(output, as_version=4)
+
+
+def test_no_lesson_names_a_path_above_its_folder():
+    """Lessons open and run from anywhere (a pip user's ``colorlab lessons DEST``): no ``../``."""
+    for name in EXPECTED:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            assert "../" not in cell.source and "..\\" not in cell.source, (
+                f"{name} cell {i} names a path above its folder"
+            )
 
 
 def test_the_lessons_are_there_in_order():
