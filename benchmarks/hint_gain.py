@@ -11,7 +11,15 @@ the mean PSNR gain over the gray baseline of three ways to use the same hints, s
 * ``network``: the network's own answer with the hints as its input, nothing spread;
 * ``inverse-distance``: the naive baseline, each pixel the hints' ab weighted by 1 / (1 + d²).
 
+Under the table, a reference that is not a method: the **segment oracle**, each of K superpixels of
+the photo's lightness (SLIC) painted with its own *true* mean colour. Ten random clicks carry less
+than that (ten colours, at points that may not even fall in different regions), so its gain at
+K = 10 is a generous ceiling for what ten hints can give a spread that follows lightness, and K = 30
+shows how much more information a larger gain needs.
+
     python benchmarks/hint_gain.py --data ~/colorlab-photos --split data/splits/photo-mix.csv --every 8
+    python benchmarks/hint_gain.py --data ~/colorlab-photos --split data/splits/photo-mix.csv --every 8 \
+        --start 4 --out benchmarks/results/hint_gain-second-cpu.json    # a disjoint second subset
     python benchmarks/hint_gain.py --data sample --counts 0,5      # a smoke run on the bundled photos
 
 Writes JSON to ``--out`` (default ``benchmarks/results/hint_gain-cpu.json``).
@@ -30,12 +38,45 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from colorlab.color import lab_to_rgb_uint8, rgb_uint8_to_lab  # noqa: E402
+from colorlab.crops import center_crop_resize  # noqa: E402
 from colorlab.device import choose_threads  # noqa: E402
 from colorlab.files import atomic_write  # noqa: E402
 from colorlab.infer import load_model, load_pretrained  # noqa: E402
-from colorlab.metrics import HINT_WAYS, hint_curve  # noqa: E402
+from colorlab.metrics import EVAL_SIZE, HINT_WAYS, gray_baseline, hint_curve, psnr  # noqa: E402
 from colorlab.samples import load_item  # noqa: E402
 from colorlab.splits import heldout_images  # noqa: E402
+
+#: Superpixel counts of the segment oracle.
+ORACLE_SEGMENTS = (10, 30)
+
+
+def segment_oracle(truth, segments: int):
+    """``truth`` with each SLIC superpixel of its lightness painted its own true mean ab (uint8 RGB)."""
+    import numpy as np
+    from skimage.segmentation import slic
+
+    lab = rgb_uint8_to_lab(truth)
+    labels = slic(lab[..., 0], n_segments=segments, compactness=0.1, channel_axis=None, start_label=0)
+    ab = lab[..., 1:].reshape(-1, 2)
+    flat = labels.reshape(-1)
+    means = np.stack([np.bincount(flat, weights=ab[:, c]) for c in range(2)], 1) / np.bincount(flat)[:, None]
+    painted = np.concatenate([lab[..., :1], means[labels]], -1).astype(np.float32)
+    return lab_to_rgb_uint8(painted)
+
+
+def oracle_gains(photos) -> dict[int, float]:
+    """Mean PSNR gain over gray of :func:`segment_oracle`, per superpixel count (grayscale photos left out)."""
+    import numpy as np
+
+    gains: dict[int, list[float]] = {k: [] for k in ORACLE_SEGMENTS}
+    for photo in photos:
+        truth = center_crop_resize(photo, EVAL_SIZE)
+        gray = psnr(gray_baseline(truth), truth)
+        if np.isfinite(gray):
+            for k in ORACLE_SEGMENTS:
+                gains[k].append(psnr(segment_oracle(truth, k), truth) - gray)
+    return {k: float(np.mean(g)) for k, g in gains.items() if g}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--split", default=None, help="split file whose held-out photos are used")
     p.add_argument("--every", type=int, default=1, help="use every N-th held-out photo")
+    p.add_argument("--start", type=int, default=0, help="begin at this held-out photo (with --every: another subset)")
     p.add_argument("--checkpoint", default=None, help="a model that takes hints (default: the demo model)")
     p.add_argument("--counts", default="0,1,2,5,10,20,50", help="numbers of hints, comma-separated")
     p.add_argument("--seed", type=int, default=0)
@@ -56,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.split:
         from colorlab.splits import read_split, select
 
-        items = select(read_split(args.split), "heldout", args.data, verify=False)[:: args.every]
+        items = select(read_split(args.split), "heldout", args.data, verify=False)[args.start :: args.every]
     else:
-        items = list(heldout_images().values())
+        items = list(heldout_images().values())[args.start :: args.every]
     counts = [int(c) for c in args.counts.split(",")]
     curve = hint_curve((load_item(item) for item in items), model, counts, seed=args.seed)
     rows = {way: {c: round(g, 3) for c, g in by.items()} for way, by in curve["gain_db"].items()}
@@ -67,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'hints':>6}" + "".join(f"{way:>18}" for way in HINT_WAYS))
     for c in counts:
         print(f"{c:>6}" + "".join(f"{rows[w][c]:>+18.2f}" if c in rows[w] else f"{'-':>18}" for w in HINT_WAYS))
+    oracle = {k: round(g, 3) for k, g in oracle_gains(load_item(item) for item in items).items()}
+    print("reference, not a method: each lightness superpixel painted its true mean colour (segment oracle)")
+    print("  " + ", ".join(f"{k} superpixels {g:+.2f}" for k, g in oracle.items()))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as f:  # whole or not at all
@@ -74,14 +119,16 @@ def main(argv: list[str] | None = None) -> int:
             (
                 json.dumps(
                     {
-                        "schema": 2,
+                        "schema": 3,
                         "photos": n,
                         "checkpoint": args.checkpoint or "demo",
                         "split": args.split,
                         "every": args.every,
+                        "start": args.start,
                         "seed": args.seed,
                         "gain_db": rows,
                         "hint_patch": "3x3 true mean colour",
+                        "segment_oracle_db": oracle,
                     },
                     indent=2,
                 )

@@ -9,7 +9,7 @@ import torch
 from colorlab.color import rgb_uint8_to_lab
 from colorlab.infer import colorize
 from colorlab.model import ModelConfig
-from colorlab.spread import geodesic_distances, inverse_distance_field, spread_hints
+from colorlab.spread import FIT_MIN_HINTS, fit_to_hints, geodesic_distances, inverse_distance_field, spread_hints
 from colorlab.transfer import create_model
 
 
@@ -63,3 +63,24 @@ def test_colorize_with_one_hint_changes_colour_mostly_within_the_hinted_object(h
     change = np.linalg.norm(hinted - plain, axis=-1)
     inside, outside = change[:, :60].mean(), change[:, 68:].mean()
     assert inside > 10 and inside > 4 * outside, (inside, outside)
+
+
+def test_fewer_than_three_hints_leave_the_network_s_answer_as_it_is_globally():
+    net = np.random.default_rng(1).normal(0, 20, (32, 32, 2)).astype(np.float32)
+    two = [(4.0, 4.0), (20.0, 9.0)]
+    assert FIT_MIN_HINTS == 3
+    np.testing.assert_array_equal(fit_to_hints(net, two, np.array([[50.0, 50.0], [60.0, -40.0]])), net)
+
+
+def test_ten_hints_correct_a_network_that_paints_too_weakly_and_with_a_cast():
+    rng = np.random.default_rng(2)
+    truth = rng.normal(0, 25, (48, 48, 2)).astype(np.float32)
+    net = 0.5 * truth + np.float32(8.0)  # half as colourful, and a cast
+    points = [(float(x), float(y)) for x, y in rng.integers(0, 48, (10, 2))]
+    hint_ab = np.array([truth[int(y), int(x)] for x, y in points])
+    fitted = fit_to_hints(net, points, hint_ab)
+    before, after = np.abs(net - truth).mean(), np.abs(fitted - truth).mean()
+    assert after < before / 3, (before, after)
+    # hints that agree with the network change nothing much
+    agree = fit_to_hints(net, points, np.array([net[int(y), int(x)] for x, y in points]))
+    np.testing.assert_allclose(agree, net, atol=1e-3)
