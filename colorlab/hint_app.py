@@ -28,7 +28,7 @@ import traitlets
 from .color import lab_to_rgb, rgb_uint8_to_l, scale_l
 from .hints import parse_colour, takes_hints
 from .images import ImageSource, load_image
-from .infer import DEFAULT_SIZE, _small, colorize, load_pretrained
+from .infer import colorize, load_pretrained, network_input
 from .samples import load_item
 from .ui import ERROR_COLOUR, coloured, png_bytes
 
@@ -123,7 +123,7 @@ def recommended_colours(model: Any, rgb: np.ndarray, k: int = PALETTE_SIZE) -> t
     """For every pixel of ``rgb`` (``(H, W, 3)`` uint8), the ``k`` most likely colours of a
     classification model: ``(indices (k, h, w) into its bins, the bins' ab (Q, 2))`` at the model's
     output resolution. :func:`palette_at` turns them into sRGB swatches for one pixel."""
-    small = _small(rgb, DEFAULT_SIZE)
+    small = network_input(rgb)
     l_net = scale_l(rgb_uint8_to_l(torch.from_numpy(np.array(small)).permute(2, 0, 1)[None]))
     model.eval()
     logits = model(l_net)  # no hints: what the model believes on its own

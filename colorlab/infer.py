@@ -35,6 +35,7 @@ __all__ = [
     "load_model",
     "load_pretrained",
     "pretrained_path",
+    "network_input",
     "network_input_size",
     "describe_checkpoint",
 ]
@@ -158,7 +159,9 @@ def _check_options(size: int, saturation: float, temperature: float | None) -> N
         check_temperature(temperature)
 
 
-def _small(rgb: np.ndarray, size: int) -> np.ndarray:
+def network_input(rgb: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
+    """The photo as the network sees it: uint8 RGB ``(h, w, 3)`` at :func:`network_input_size`
+    (bilinear; a gray ``(H, W)`` photo repeated to three channels). :func:`predict_ab` takes it."""
     h, w = network_input_size(rgb.shape[0], rgb.shape[1], size)
     if (h, w) == rgb.shape[:2]:
         small = rgb
@@ -198,7 +201,7 @@ def colorize(
     if hints is not None and not takes_hints(model):
         raise ValueError(NO_HINTS_MESSAGE)
     rgb = load_image(image, gray_ok=True)
-    small = _small(rgb, size)
+    small = network_input(rgb, size)
     if hints is None:
         ab = predict_ab(model, small, temperature=temperature, precision=precision)
         return join_lightness(rgb[None], ab, saturation)[0]
@@ -241,7 +244,7 @@ def colorize_many(
     _check_options(size, saturation, temperature)
     model = model if model is not None else load_pretrained()
     rgbs = [load_image(im, gray_ok=True) for im in images]
-    smalls = [_small(r, size) for r in rgbs]
+    smalls = [network_input(r, size) for r in rgbs]
     groups: dict[tuple[int, int], list[int]] = {}
     for i, s in enumerate(smalls):
         groups.setdefault(s.shape[:2], []).append(i)

@@ -253,10 +253,10 @@ def hinted_three_ways(truth: np.ndarray, model: Any, hints: list) -> dict[str, n
     network alone (hints as its input, nothing spread) and by the inverse-distance baseline."""
     from .color import rgb_uint8_to_lab
     from .hints import hint_image
-    from .infer import DEFAULT_SIZE, _small, colorize, join_lightness, predict_ab
+    from .infer import colorize, join_lightness, network_input, predict_ab
     from .spread import inverse_distance_field
 
-    small = _small(truth, DEFAULT_SIZE)
+    small = network_input(truth)
     hint_net = hint_image(hints, truth.shape[1], truth.shape[0], small.shape[1], small.shape[0])
     network = join_lightness(truth[None], predict_ab(model, small, hints=hint_net))[0]
     out = {"colorize": colorize(truth, model, hints=hints), "network": network}

@@ -84,3 +84,14 @@ def test_ten_hints_correct_a_network_that_paints_too_weakly_and_with_a_cast():
     # hints that agree with the network change nothing much
     agree = fit_to_hints(net, points, np.array([net[int(y), int(x)] for x, y in points]))
     np.testing.assert_allclose(agree, net, atol=1e-3)
+
+
+def test_network_input_is_what_the_network_sees():
+    """The public helper the hint app and the hint measurements share with colorize."""
+    from colorlab.infer import DEFAULT_SIZE, network_input, network_input_size
+
+    gray = np.zeros((300, 500), np.uint8)
+    small = network_input(gray)
+    assert small.shape == (*network_input_size(300, 500, DEFAULT_SIZE), 3) and small.dtype == np.uint8
+    rgb = np.zeros((224, 224, 3), np.uint8)
+    assert network_input(rgb) is rgb  # already the network's size: no copy
