@@ -116,6 +116,12 @@ def test_inception_backbones_offline_without_cache_fail_clearly(backbone, tmp_pa
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads that variable once, at import: if an earlier test imported it (timm
+    # does), only its constants say "offline" now; without them it tries the network for ~45 s.
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     import torch.hub
 
     monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
