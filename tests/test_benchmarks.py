@@ -245,6 +245,9 @@ def test_the_readmes_state_the_committed_hint_measurements():
     for r in (first, second):
         ten = r["gain_db"]["colorize"]["10"]
         assert f"+{ten:.2f}" in readme and f"+{ten:.2f}" in bench
+        above_idw, above_own = ten - r["gain_db"]["inverse-distance"]["10"], ten - r["gain_db"]["colorize"]["0"]
+        assert f"{above_idw:.2f}" in readme and f"{above_own:.2f}" in readme, (above_idw, above_own)
+        assert f"{above_idw:.2f}" in bench and f"{above_own:.2f}" in bench, (above_idw, above_own)
         for way in ("colorize", "network", "inverse-distance"):
             for count in ("1", "5", "10", "50"):
                 value = r["gain_db"][way][count]
