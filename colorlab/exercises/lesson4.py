@@ -257,23 +257,31 @@ def annealed_distances(red_fraction: float = 0.6, n: int = 200) -> dict[float, f
     return distances
 
 
-def check_temperature(answer: Any) -> CheckResult:
-    """``answer``: the highest temperature of :data:`TEMPERATURES` at which the annealed mean of the
-    60 % red toy patch comes within 10 Lab units of the bins' mode."""
+def _one_of(answer: Any, choices: tuple[float, ...], name: str, what: str, example: float) -> float | CheckResult:
+    """The entry of ``choices`` (``lesson4.<name>``) that ``answer`` is, or why it is not one."""
     if answer is None:
-        return wrong("pass one temperature from lesson4.TEMPERATURES, e.g. 0.6")
+        return wrong(f"pass {what} from lesson4.{name}, e.g. {example:g}")
     if isinstance(answer, (str, bytes, bool)):
         return wrong(f"pass one number, got {answer!r}")
     try:
         value = float(answer)
     except (TypeError, ValueError):
         return wrong(f"pass one number, got {answer!r}")
+    match = next((c for c in choices if math.isclose(value, c, rel_tol=1e-6)), None)
+    if match is None:
+        return wrong(f"{value:g} is not one of lesson4.{name} {choices}: try those")
+    return match
+
+
+def check_temperature(answer: Any) -> CheckResult:
+    """``answer``: the highest temperature of :data:`TEMPERATURES` at which the annealed mean of the
+    60 % red toy patch comes within 10 Lab units of the bins' mode."""
+    match = _one_of(answer, TEMPERATURES, "TEMPERATURES", "one temperature", 0.6)
+    if isinstance(match, CheckResult):
+        return match
     distances = annealed_distances()
     within = [t for t in TEMPERATURES if distances[t] <= _NEAR_MODE]
     want = max(within)
-    match = next((t for t in TEMPERATURES if math.isclose(value, t, rel_tol=1e-6)), None)
-    if match is None:
-        return wrong(f"{value:g} is not one of lesson4.TEMPERATURES {TEMPERATURES}: try those")
     if match == want:
         return right(
             f"T = {want:g}: the annealed mean is {distances[want]:.1f} Lab units from the mode there, "
@@ -317,17 +325,9 @@ def _best_saturation(table: dict[float, tuple[float, float]]) -> float:
 def check_saturation(answer: Any, model: Any, truths: dict[str, np.ndarray], network_size: int = 224) -> CheckResult:
     """``answer``: the saturation of :data:`SATURATIONS` that gives ``model`` the most colourfulness on
     ``truths`` while losing no more than 0.5 dB of mean PSNR against ``saturation=1``."""
-    if answer is None:
-        return wrong("pass one saturation from lesson4.SATURATIONS, e.g. 1.25")
-    if isinstance(answer, (str, bytes, bool)):
-        return wrong(f"pass one number, got {answer!r}")
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return wrong(f"pass one number, got {answer!r}")
-    match = next((s for s in SATURATIONS if math.isclose(value, s, rel_tol=1e-6)), None)
-    if match is None:
-        return wrong(f"{value:g} is not one of lesson4.SATURATIONS {SATURATIONS}: try those")
+    match = _one_of(answer, SATURATIONS, "SATURATIONS", "one saturation", 1.25)
+    if isinstance(match, CheckResult):
+        return match
     table = saturation_table(model, truths, network_size)
     want = _best_saturation(table)
     base = table[1.0][0]
