@@ -252,6 +252,17 @@ LABELS_NOTEBOOK_CELLS = [
     "import ipywidgets as widgets\n"
     "widgets.VBox([widgets.HTML('default label width'), widgets.FloatSlider(description='Temperature')])",
 ]
+
+
+def serve_cells(tmp_path: Path, name: str, cells: list[str]) -> None:
+    """A notebook of these code cells, beside the served lessons (the ``jupyterlab`` fixture's folder)."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "served" / "notebooks" / name)
+
+
 #: Every description label in an element, with whether its whole text shows (no ellipsis, nothing clipped).
 LABELS_JS = """e => [...e.querySelectorAll('.widget-label')].filter(l => l.offsetParent !== null && l.textContent)
     .map(l => [l.textContent, l.scrollWidth <= l.clientWidth])"""
@@ -260,12 +271,9 @@ LABELS_JS = """e => [...e.querySelectorAll('.widget-label')].filter(l => l.offse
 def test_lesson_5_app_shows_every_control_label_in_full_in_a_real_browser(jupyterlab, tmp_path):
     """The app's labels ("Temperature", "Saturation", ...) fit their boxes: scrollWidth <= clientWidth.
     A slider with ipywidgets' default label width, beside it, shows "Temperature" cut off."""
-    import nbformat
     from playwright.sync_api import sync_playwright
 
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in LABELS_NOTEBOOK_CELLS])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, tmp_path / "served" / "notebooks" / "labels.ipynb")
+    serve_cells(tmp_path, "labels.ipynb", LABELS_NOTEBOOK_CELLS)
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
@@ -358,12 +366,9 @@ PIXEL_JS = """([fx, fy]) => { const img = document.querySelector('.colorlab-hint
 def test_hint_app_a_click_places_a_hint_and_its_colour_changes_the_photo_there_in_a_real_browser(jupyterlab, tmp_path):
     """Click on the photo: a hint marker appears where the click was; give it a blue from the colour
     picker and the colorized photo turns blue around that point (issue 25)."""
-    import nbformat
     from playwright.sync_api import sync_playwright
 
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in HINT_NOTEBOOK_CELLS])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, tmp_path / "served" / "notebooks" / "hints.ipynb")
+    serve_cells(tmp_path, "hints.ipynb", HINT_NOTEBOOK_CELLS)
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
